@@ -1,0 +1,5 @@
+"""CLI subcommands of this package (registered by app.cli)."""
+
+
+def register(subparsers) -> None:
+    """Add this package's subcommands to ``restyle``."""
