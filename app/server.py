@@ -1,29 +1,24 @@
-"""Launch the Gradio app with explicit limits: upload size, queue, concurrency, CORS, auth."""
+"""Launch the Gradio app with every limit from the settings applied (see :mod:`app.security`):
+upload and request size, bounded queue, per-model concurrency, strict CORS, file-route guard,
+blocked paths, and authentication (required by ``Settings`` beyond loopback)."""
 
 from __future__ import annotations
 
+from app.security import harden, launch_kwargs
 from app.settings import Settings, apply_offline_defaults
 
 
-def launch(settings: Settings, *, demo: bool = False, prevent_thread_lock: bool = False, **launch_kwargs):
-    """Build and launch the app; returns the Blocks (its ``.local_url`` is set)."""
+def launch(settings: Settings, *, demo: bool = False, prevent_thread_lock: bool = False, **launch_overrides):
+    """Build and launch the app; returns the Blocks (its ``.local_url`` is set).
+
+    ``launch_overrides`` go to ``Blocks.launch`` after the hardened defaults (tests pass e.g.
+    ``quiet=True``).
+    """
     apply_offline_defaults(settings)
     from app.ui import build_app
 
-    blocks = build_app(settings, demo=demo)
-    blocks.queue(max_size=settings.queue_size, default_concurrency_limit=settings.concurrency_per_model)
-    auth = tuple(settings.auth.split(":", 1)) if settings.auth else None
-    blocks.launch(
-        server_name=settings.host,
-        server_port=settings.port or None,
-        share=settings.share,
-        auth=auth,
-        max_file_size=settings.max_upload_bytes,
-        allowed_paths=[str(settings.shares_dir)],
-        prevent_thread_lock=prevent_thread_lock,
-        show_error=False,
-        **launch_kwargs,
-    )
+    blocks = harden(build_app(settings, demo=demo), settings)
+    blocks.launch(prevent_thread_lock=prevent_thread_lock, **launch_kwargs(settings, **launch_overrides))
     return blocks
 
 

@@ -1,0 +1,141 @@
+"""Naming region proposals: "sofa", "lamp", "rug"... with a confidence.
+
+Each proposal is cropped from the photo (outside its mask faded toward white, so the crop looks
+like a catalogue photo while keeping a hint of context) and given to an ImageNet classifier
+(engineer A's ``catalog.embeddings.ImageEmbedder.classify``, EfficientNet-Lite0 by default).
+ImageNet's furniture classes are folded into the catalogue's room words with
+:data:`IMAGENET_TO_ROOM`. When a catalogue search is available, the categories of the nearest
+catalogue products vote too (the catalogue's categories are the same room words).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from pipelines.room.types import MaskProposal
+
+# ImageNet-1k class index -> room word. Names from torchvision's ImageNet category list.
+IMAGENET_TO_ROOM: dict[int, str] = {
+    831: "sofa",  # studio couch
+    765: "armchair", 423: "armchair", 857: "armchair",  # rocking chair, barber chair, throne
+    559: "chair", 703: "chair",  # folding chair, park bench
+    532: "table", 526: "table", 736: "table",  # dining table, desk, pool table
+    564: "bed", 520: "bed", 516: "bed", 431: "bed", 750: "bed",  # four-poster, crib, cradle, bassinet, quilt
+    846: "lamp", 619: "lamp", 818: "lamp",  # table lamp, lampshade, spotlight
+    741: "rug", 539: "rug",  # prayer rug, doormat
+    453: "shelf", 729: "shelf", 454: "shelf",  # bookcase, plate rack, bookshop
+    495: "storage", 493: "storage", 894: "storage", 553: "storage", 648: "storage",
+    492: "storage", 548: "storage", 588: "storage", 790: "storage",  # cabinets, chest, wardrobe, hamper, basket
+    721: "cushion",  # pillow
+    738: "plant", 883: "plant",  # pot (flowerpot), vase
+    905: "curtain", 794: "curtain", 854: "curtain", 904: "curtain",  # window shade, shower/theater curtain, window screen
+}
+FURNITURE = ("sofa", "armchair", "chair", "table", "bed", "lamp", "rug", "shelf", "storage", "mirror", "cushion", "plant")
+
+
+class Classifier(Protocol):
+    def classify(self, images: list[Image.Image]) -> np.ndarray: ...
+
+
+def proposal_crop(image: np.ndarray, mask: np.ndarray, box, size: int = 224, fade: float = 0.65, margin: float = 0.08) -> Image.Image:
+    """A square catalogue-like view of one proposal.
+
+    Args:
+        image: (H, W, 3) uint8 RGB.
+        mask: (H, W) bool.
+        box: (x0, y0, x1, y1) of the mask.
+        fade: how far (0-1) pixels outside the mask are blended toward white.
+    Returns:
+        PIL RGB ``size`` x ``size``, the crop letter-boxed on white (aspect kept).
+    """
+    H, W = mask.shape
+    x0, y0, x1, y1 = box
+    mx, my = int((x1 - x0) * margin) + 2, int((y1 - y0) * margin) + 2
+    X0, Y0, X1, Y1 = max(0, x0 - mx), max(0, y0 - my), min(W, x1 + mx), min(H, y1 + my)
+    crop = image[Y0:Y1, X0:X1].astype(np.float32)
+    m = mask[Y0:Y1, X0:X1].astype(np.float32)
+    m = cv2.GaussianBlur(m, (0, 0), 1.0)[..., None]
+    crop = crop * (m + (1 - m) * (1 - fade)) + 255.0 * (1 - m) * fade
+    h, w = crop.shape[:2]
+    s = size / max(h, w)
+    nh, nw = max(1, round(h * s)), max(1, round(w * s))
+    small = cv2.resize(crop, (nw, nh), interpolation=cv2.INTER_AREA)
+    canvas = np.full((size, size, 3), 255.0, np.float32)
+    oy, ox = (size - nh) // 2, (size - nw) // 2
+    canvas[oy:oy + nh, ox:ox + nw] = small
+    return Image.fromarray(np.clip(canvas, 0, 255).astype(np.uint8))
+
+
+def fold_probs(probs: np.ndarray) -> list[dict[str, float]]:
+    """(N, 1000) ImageNet probabilities -> per row {room word: summed probability}."""
+    out = []
+    for row in np.asarray(probs):
+        d: dict[str, float] = {}
+        for idx, word in IMAGENET_TO_ROOM.items():
+            d[word] = d.get(word, 0.0) + float(row[idx])
+        out.append(d)
+    return out
+
+
+class FurnitureLabeler:
+    """Labels proposals with room words.
+
+    Args:
+        classifier: anything with ``classify(list[PIL]) -> (N, 1000) ImageNet probabilities``.
+        search: optional ``catalog.search.CatalogSearch``; nearest catalogue products vote with
+            their category (weight ``catalog_weight``).
+        batch: crops per classifier call.
+    """
+
+    def __init__(self, classifier: Classifier, search=None, catalog_weight: float = 0.35, batch: int = 32):
+        self.classifier = classifier
+        self.search = search
+        self.catalog_weight = catalog_weight
+        self.batch = batch
+
+    @property
+    def backend(self) -> str:
+        return getattr(self.classifier, "backend", type(self.classifier).__name__)
+
+    def label(self, image: np.ndarray, proposals: list[MaskProposal]) -> list[tuple[str, float, dict[str, float]]]:
+        """For each proposal: (label, label probability in [0, 1], {word: probability} top 3).
+
+        "object" when no furniture word gets any weight.
+        """
+        if not proposals:
+            return []
+        crops = [proposal_crop(image, p.mask, p.box) for p in proposals]
+        probs = []
+        for i in range(0, len(crops), self.batch):
+            probs.append(np.asarray(self.classifier.classify(crops[i:i + self.batch]), dtype=np.float32))
+        folded = fold_probs(np.concatenate(probs, 0))
+        if self.search is not None and self.catalog_weight > 0:
+            folded = self._add_catalog_votes(crops, folded)
+        out = []
+        for d in folded:
+            top = sorted(d.items(), key=lambda kv: -kv[1])[:3]
+            word, p = top[0] if top and top[0][1] > 0 else ("object", 0.0)
+            out.append((word, float(min(1.0, p)), {k: float(v) for k, v in top if v > 0}))
+        return out
+
+    def _add_catalog_votes(self, crops, folded):
+        mixed = []
+        for crop, d in zip(crops, folded):
+            try:
+                hits = self.search.by_image(crop, k=10)
+            except Exception:  # noqa: BLE001 - an empty or unindexed catalogue must not stop detection
+                return folded
+            votes: dict[str, float] = {}
+            for h in hits:
+                cat = getattr(h.product, "category", None)
+                if cat in FURNITURE:
+                    votes[cat] = votes.get(cat, 0.0) + max(0.0, float(h.score))
+            tot = sum(votes.values())
+            w = self.catalog_weight if tot > 0 else 0.0
+            keys = set(d) | set(votes)
+            mixed.append({k: (1 - w) * d.get(k, 0.0) + w * (votes.get(k, 0.0) / tot if tot else 0.0) for k in keys})
+        return mixed

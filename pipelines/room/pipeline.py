@@ -1,0 +1,693 @@
+"""RoomPipeline: photo in, items out; erase, rearrange and swap them; N ranked combinations.
+
+Components come in through the constructor (nothing global):
+
+* ``segmenter``: :class:`~pipelines.room.segment.ClassicalSegmenter` (CPU default) or
+  ``pipelines.sam.SamSegmenter``; both offer ``propose(image)`` and ``from_prompts(...)``.
+* ``labeler``: :class:`~pipelines.room.labels.FurnitureLabeler` (ImageNet classifier + catalogue
+  votes) naming each proposal.
+* ``search``: ``catalog.search.CatalogSearch`` for candidate products; ``embedder``: an image
+  embedder (``embed(list[PIL]) -> (N, D)``) for the product-similarity fidelity figure.
+* ``refiner``: optional ``pipelines.diffusion.RoomDiffusionRenderer``; when given, every
+  composite is refined inside its edited region by diffusion (GPU with weights). Without it the
+  CPU compositor's result is final and the backend is "composite".
+
+All masks, boxes and points are in the *analysed frame*: the photo after intake and resizing to
+``work_max_side`` (``RoomAnalysis.size``).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from pipelines.intake import load_image
+from pipelines.room.composite import (
+    Sprite, contact_shadow, fit_standing, harmonise, paste, room_light, warp_to_floor,
+)
+from pipelines.room.fill import fill_hole, hole_for_item
+from pipelines.room.geometry import estimate_floor, estimate_horizon, perspective_scale
+from pipelines.room.labels import FURNITURE, proposal_crop
+from pipelines.room.types import (
+    COMBINATION_MODES, Combination, CombinationRequest, CombinationSet, Item, MaskProposal, RoomAnalysis,
+)
+
+FLAT_CATEGORIES = ("rug",)  # lie on the floor: warped onto it rather than stood up
+WALL_CATEGORIES = ("mirror", "shelf", "picture", "curtain")  # may hang: no contact shadow
+
+
+class RoomPipeline:
+    """See the module docstring.
+
+    Args:
+        segmenter: has ``propose(np.ndarray) -> list[MaskProposal]`` and ``from_prompts(...)``.
+        labeler: has ``label(np.ndarray, list[MaskProposal]) -> list[(label, conf, scores)]``;
+            None leaves every item "object".
+        search: a ``CatalogSearch`` (needed for the swap modes).
+        catalog: a ``Catalog`` (cut-out paths are resolved against it).
+        embedder: image embedder for ``product_similarity`` (None: the figure is left out, said so).
+        refiner: optional diffusion refiner (``render(images, masks, ...)``).
+        work_max_side, max_image_pixels, max_upload_bytes: intake limits (from settings).
+        max_items: most items kept by :meth:`detect_items`.
+        min_confidence: items below this labelled confidence are dropped (except "object" items
+            kept to fill up to ``max_items`` when they are clearly objects).
+        segmentation_backend: the name recorded in results ("proposals+efficientnet", "sam").
+    """
+
+    def __init__(
+        self,
+        segmenter,
+        labeler=None,
+        search=None,
+        catalog=None,
+        embedder=None,
+        refiner=None,
+        *,
+        work_max_side: int = 1024,
+        max_image_pixels: int = 50_000_000,
+        max_upload_bytes: int = 25 * 1024 * 1024,
+        num_combinations: int = 20,
+        max_items: int = 12,
+        min_confidence: float = 0.12,
+        segmentation_backend: str | None = None,
+    ):
+        self.segmenter = segmenter
+        self.labeler = labeler
+        self.search = search
+        self.catalog = catalog
+        self.embedder = embedder
+        self.refiner = refiner
+        self.work_max_side = work_max_side
+        self.max_image_pixels = max_image_pixels
+        self.max_upload_bytes = max_upload_bytes
+        self.num_combinations = num_combinations
+        self.max_items = max_items
+        self.min_confidence = min_confidence
+        if segmentation_backend is None:
+            seg = getattr(segmenter, "source", type(segmenter).__name__)
+            segmentation_backend = f"{seg}+{labeler.backend}" if labeler is not None else str(seg)
+        self.segmentation_backend = segmentation_backend
+        self._sprites: dict[str, Sprite] = {}
+        self._product_vecs: dict[str, np.ndarray] = {}
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_settings(cls, settings, catalog=None, *, search=None, embedder=None) -> "RoomPipeline":
+        """The best backends ``settings`` allow (SAM / diffusion with weights, CPU defaults otherwise).
+
+        Args:
+            catalog: a ``catalog.store.Catalog``; opened from settings when None.
+        """
+        from app.backends import choose
+
+        if embedder is None:
+            from catalog.embeddings import ImageEmbedder
+
+            embedder = ImageEmbedder.from_settings(settings)
+        seg_backend = choose("room_segmentation", settings)
+        if seg_backend == "sam":
+            from pipelines.sam import SamSegmenter
+
+            segmenter = SamSegmenter.from_checkpoint(settings.sam_checkpoint, settings.sam_model_type,
+                                                     settings.resolved_device(), settings=settings)
+        else:
+            from pipelines.room.segment import ClassicalSegmenter
+
+            segmenter = ClassicalSegmenter()
+        if catalog is None:
+            from catalog.store import Catalog
+
+            catalog = Catalog.open(settings)
+        if search is None:
+            try:
+                from catalog.search import CatalogSearch
+
+                search = CatalogSearch.from_settings(settings, catalog)
+            except Exception:  # noqa: BLE001 - no index yet: swaps will say so, detection still works
+                search = None
+        from pipelines.room.labels import FurnitureLabeler
+
+        labeler = FurnitureLabeler(embedder, search=search)
+        refiner = None
+        gen_backend = choose("room_generation", settings)
+        if gen_backend != "composite":
+            from pipelines.diffusion import RoomDiffusionRenderer
+
+            refiner = RoomDiffusionRenderer.from_settings(settings, family="sd15" if gen_backend.endswith("sd15") else "sdxl")
+        return cls(
+            segmenter, labeler, search=search, catalog=catalog, embedder=embedder, refiner=refiner,
+            work_max_side=settings.work_max_side, max_image_pixels=settings.max_image_pixels,
+            max_upload_bytes=settings.max_upload_bytes, num_combinations=settings.num_combinations,
+            segmentation_backend=f"{seg_backend}" if seg_backend == "sam" else f"proposals+{getattr(embedder, 'backend', 'classifier')}",
+        )
+
+    @property
+    def generation_backend(self) -> str:
+        return getattr(self.refiner, "backend", "composite") if self.refiner is not None else "composite"
+
+    # ------------------------------------------------------------------ input
+    def prepare(self, image) -> Image.Image:
+        """The analysed frame of ``image`` (PIL, path or bytes): through intake (limits, EXIF
+        orientation, RGB) and resized so its long side is at most ``work_max_side``."""
+        img = load_image(image, max_bytes=self.max_upload_bytes, max_pixels=self.max_image_pixels)
+        s = self.work_max_side / max(img.size)
+        if s < 1:
+            img = img.resize((max(1, round(img.width * s)), max(1, round(img.height * s))), Image.Resampling.LANCZOS)
+        return img
+
+    def _frame(self, image, analysis: RoomAnalysis) -> np.ndarray:
+        """``image`` in ``analysis``'s frame; ValueError if it cannot be the analysed photo."""
+        img = image if isinstance(image, Image.Image) and image.size == tuple(analysis.size) else self.prepare(image)
+        if img.size != tuple(analysis.size):
+            if abs(img.width / img.height - analysis.size[0] / analysis.size[1]) > 0.01:
+                raise ValueError(
+                    f"this photo ({img.width}x{img.height}) is not the analysed one ({analysis.size[0]}x{analysis.size[1]})"
+                )
+            img = img.resize(tuple(analysis.size), Image.Resampling.LANCZOS)
+        return np.asarray(img.convert("RGB"))
+
+    # ------------------------------------------------------------------ items
+    def detect_items(self, image) -> RoomAnalysis:
+        """Find the furniture in a room photo.
+
+        Args:
+            image: PIL image, path or bytes (goes through intake).
+        Returns:
+            :class:`RoomAnalysis` with items most confident first.
+        """
+        t0 = time.perf_counter()
+        img = self.prepare(image)
+        arr = np.asarray(img)
+        t1 = time.perf_counter()
+        proposals = self.segmenter.propose(arr)
+        t2 = time.perf_counter()
+        labels = self.labeler.label(arr, proposals) if self.labeler is not None else [("object", 0.0, {})] * len(proposals)
+        t3 = time.perf_counter()
+        items = self._select_items(proposals, labels, arr.shape[:2])
+        horizon = estimate_horizon(arr)
+        union = np.zeros(arr.shape[:2], bool)
+        for it in items:
+            union |= it.mask
+        floor = estimate_floor(arr, horizon, union)
+        t4 = time.perf_counter()
+        return RoomAnalysis(
+            items=items, size=img.size, backend=self.segmentation_backend, horizon_y=horizon, floor_mask=floor,
+            timings={"intake": t1 - t0, "proposals": t2 - t1, "labels": t3 - t2, "geometry": t4 - t3, "total": t4 - t0},
+        )
+
+    def _select_items(self, proposals: list[MaskProposal], labels, shape) -> list[Item]:
+        """Rank labelled proposals and drop duplicates (same label, overlapping)."""
+        H, W = shape
+        scored = []
+        for p, (label, conf, scores) in zip(proposals, labels):
+            if self.labeler is not None:
+                if label not in FURNITURE or conf < self.min_confidence:
+                    continue
+                rank = 0.75 * conf + 0.25 * p.score
+            else:
+                rank = p.score
+            scored.append((rank, p, label, conf, scores))
+        scored.sort(key=lambda t: -t[0])
+        kept: list[tuple] = []
+        for rank, p, label, conf, scores in scored:
+            dup = False
+            for _, q, qlabel, *_ in kept:
+                inter = np.logical_and(p.mask, q.mask).sum()
+                small = min(p.mask.sum(), q.mask.sum())
+                union = p.mask.sum() + q.mask.sum() - inter
+                # Same thing twice, or a part of an already kept item with the same name.
+                if inter / max(union, 1) > 0.6 or (qlabel == label and inter / max(small, 1) > 0.6):
+                    dup = True
+                    break
+            if not dup:
+                kept.append((rank, p, label, conf, scores))
+            if len(kept) >= self.max_items:
+                break
+        return [
+            Item(id=i, label=label, confidence=float(conf if self.labeler is not None else p.score), mask=p.mask,
+                 box=tuple(int(v) for v in p.box), source=p.source, scores=scores)
+            for i, (rank, p, label, conf, scores) in enumerate(kept)
+        ]
+
+    def item_at(self, analysis: RoomAnalysis, point: tuple[float, float]) -> Item | None:
+        """The item under pixel ``point`` = (x, y) of the analysed frame (the smallest one when
+        items overlap), or None."""
+        x, y = int(point[0]), int(point[1])
+        W, H = analysis.size
+        if not (0 <= x < W and 0 <= y < H):
+            return None
+        hits = [it for it in analysis.items if it.mask[y, x]]
+        return min(hits, key=lambda it: it.area) if hits else None
+
+    def refine_item(self, image, analysis: RoomAnalysis, points=None, box=None, point_labels=None, label: str | None = None) -> Item:
+        """An item from click and/or box prompts (to select something not found, or fix a mask).
+
+        The new item is appended to ``analysis.items`` (so combinations can use its id) and
+        labelled by the labeler unless ``label`` is given.
+
+        Args:
+            points: [(x, y), ...] in the analysed frame; ``point_labels`` 1 = on the item, 0 = not.
+            box: (x0, y0, x1, y1) in the analysed frame.
+        Raises:
+            ValueError: no prompt, or prompts outside the photo.
+        """
+        arr = self._frame(image, analysis)
+        if points is None and box is None:
+            raise ValueError("give points (clicks on the item) or a box around it")
+        prop = self.segmenter.from_prompts(arr, points=points, point_labels=point_labels, box=box)
+        conf, scores = prop.score, {}
+        if label is None:
+            if self.labeler is not None:
+                label, lconf, scores = self.labeler.label(arr, [prop])[0]
+                if label not in FURNITURE:
+                    label = "object"
+                conf = 0.5 * prop.score + 0.5 * lconf
+            else:
+                label = "object"
+        new_id = max((it.id for it in analysis.items), default=-1) + 1
+        item = Item(id=new_id, label=label, confidence=float(conf), mask=prop.mask, box=tuple(int(v) for v in prop.box),
+                    source=prop.source, scores=scores)
+        analysis.items.append(item)
+        return item
+
+    # ------------------------------------------------------------------ erase (cached per item set)
+    def _others_mask(self, analysis: RoomAnalysis, exclude: set[int]) -> np.ndarray:
+        m = np.zeros(analysis.size[::-1], bool)
+        for it in analysis.items:
+            if it.id not in exclude:
+                m |= it.mask
+        return m
+
+    def erased(self, image, analysis: RoomAnalysis, item_ids, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """The photo with the items removed and the room filled in behind them (cached).
+
+        Returns:
+            (image (H, W, 3) uint8, repainted region (H, W) bool).
+        """
+        arr = self._frame(image, analysis)
+        ids = tuple(sorted(set(int(i) for i in item_ids)))
+        key = ("erase", ids, seed, hash(arr[::17, ::17].tobytes()))
+        cache = analysis.__dict__.setdefault("_cache", {})
+        if key not in cache:
+            hole = np.zeros(arr.shape[:2], bool)
+            for i in ids:
+                hole |= hole_for_item(analysis.get(i).mask)
+            avoid = self._others_mask(analysis, set(ids)) & ~hole
+            cache[key] = (fill_hole(arr, hole, avoid=avoid, seed=seed), hole)
+        return cache[key]
+
+    # ------------------------------------------------------------------ combinations
+    def check_inputs(self, analysis: RoomAnalysis, request: CombinationRequest) -> None:
+        """Raise ValueError with a specific message for a request this analysis cannot serve."""
+        if request.mode not in COMBINATION_MODES:
+            raise ValueError(f"unknown mode {request.mode!r}; use one of {', '.join(COMBINATION_MODES)}")
+        if not request.item_ids:
+            raise ValueError("choose at least one item (item_ids is empty)")
+        if len(set(request.item_ids)) != len(request.item_ids):
+            raise ValueError(f"item_ids repeat an item: {request.item_ids}")
+        for i in request.item_ids:
+            analysis.get(i)  # raises with the known ids
+        if not (1 <= request.n <= 100):
+            raise ValueError(f"n must be between 1 and 100, got {request.n}")
+        if request.mode == "swap_text" and not (request.text or "").strip():
+            raise ValueError("mode 'swap_text' needs a text, e.g. 'green velvet sofa'")
+        if request.price_min is not None and request.price_max is not None and request.price_min > request.price_max:
+            raise ValueError(f"price_min {request.price_min} is above price_max {request.price_max}")
+        if request.mode.startswith("swap") and self.search is None:
+            raise ValueError("swaps need a catalogue search index: import a catalogue first (restyle catalog import)")
+        if request.mode == "rearrange" and request.target is not None:
+            x, y = request.target
+            W, H = analysis.size
+            if not (0 <= x < W and 0 <= y < H):
+                raise ValueError(f"target {request.target} is outside the {W}x{H} photo")
+
+    def combinations(self, image, analysis: RoomAnalysis, request: CombinationRequest) -> CombinationSet:
+        """``request.n`` distinct combinations, best first (see :class:`CombinationRequest`)."""
+        self.check_inputs(analysis, request)
+        t0 = time.perf_counter()
+        arr = self._frame(image, analysis)
+        if request.mode == "erase":
+            plans, message = self._plan_erase(analysis, request)
+        elif request.mode == "rearrange":
+            plans, message = self._plan_rearrange(arr, analysis, request)
+        else:
+            plans, message = self._plan_swaps(arr, analysis, request)
+        t1 = time.perf_counter()
+        combos = [self._render(arr, analysis, request, plan, k) for k, plan in enumerate(plans)]
+        t2 = time.perf_counter()
+        if self.refiner is not None and combos:
+            self._refine(arr, combos, request)
+        t3 = time.perf_counter()
+        self._fidelity(arr, combos)
+        t4 = time.perf_counter()
+        combos.sort(key=lambda c: -c.score)
+        backend = self.generation_backend
+        return CombinationSet(
+            combinations=combos, before=Image.fromarray(arr), backend=backend, request=request,
+            timings={"plan": t1 - t0, "render": t2 - t1, "refine": t3 - t2, "fidelity": t4 - t3, "total": t4 - t0},
+            message=message,
+        )
+
+    # ---- planning: what each combination contains
+    def _filters(self, request: CombinationRequest, category: str | None):
+        from catalog.search import Filters
+
+        return Filters(category=category, price_min=request.price_min, price_max=request.price_max)
+
+    def _usable(self, product) -> bool:
+        return bool(product.cutout_path) and not product.cutout_flagged and self._cutout_path(product) is not None
+
+    def _cutout_path(self, product) -> Path | None:
+        p = Path(product.cutout_path)
+        if not p.is_absolute() and self.catalog is not None and hasattr(self.catalog, "path"):
+            p = self.catalog.path(product.cutout_path)
+        return p if p is not None and p.is_file() else None
+
+    def _candidates(self, arr, analysis, request, item: Item, k: int) -> list[tuple[object, float]]:
+        cat = request.category
+        if cat is None and request.mode in ("swap_similar", "swap_category") and item.label in FURNITURE:
+            cat = item.label
+        filters = self._filters(request, cat)
+        if request.mode == "swap_text":
+            hits = self.search.by_text(request.text, k=k, filters=filters)
+        else:
+            crop = proposal_crop(arr, item.mask, item.box)
+            hits = self.search.by_image(crop, k=k, filters=filters)
+        return [(h.product, float(h.score)) for h in hits if self._usable(h.product)]
+
+    def _plan_swaps(self, arr, analysis, request):
+        n = request.n
+        per_slot = []
+        for i in request.item_ids:
+            item = analysis.get(i)
+            cands = self._candidates(arr, analysis, request, item, k=max(3 * n, 30))
+            if not cands:
+                what = request.text if request.mode == "swap_text" else (request.category or item.label)
+                raise ValueError(f"no catalogue product with a usable cut-out matches {what!r} for item {i} ({item.label})"
+                                 + (" within the price range" if request.price_min is not None or request.price_max is not None else ""))
+            per_slot.append(cands)
+        plans = []
+        if len(per_slot) == 1:
+            for prod, score in per_slot[0][:n]:
+                plans.append({"swaps": [(request.item_ids[0], prod, score, False)], "score": score})
+        else:
+            # Several slots: best-scoring mixes, penalising reuse so the grid shows variety.
+            import itertools
+
+            top = [c[: max(4, int(np.ceil(n ** (1 / len(per_slot)))) + 2)] for c in per_slot]
+            combos = []
+            for choice in itertools.product(*top):
+                ids = [p.id for p, _ in choice]
+                if len(set(ids)) < len(ids):
+                    continue
+                combos.append((float(np.mean([s for _, s in choice])), choice))
+            combos.sort(key=lambda t: -t[0])
+            used: dict[str, int] = {}
+            pool = combos
+            while pool and len(plans) < n:
+                best = max(pool, key=lambda t: t[0] - 0.05 * sum(used.get(p.id, 0) for p, _ in t[1]))
+                pool.remove(best)
+                for p, _ in best[1]:
+                    used[p.id] = used.get(p.id, 0) + 1
+                plans.append({"swaps": [(iid, p, s, False) for iid, (p, s) in zip(request.item_ids, best[1])], "score": best[0]})
+        message = ""
+        if len(plans) < n:
+            # Too few products: mirrored placements are real, distinct variations; say so.
+            extra = [dict(pl, swaps=[(a, p, s, True) for a, p, s, _ in pl["swaps"]], score=pl["score"] - 1.0) for pl in plans]
+            plans = (plans + extra)[:n]
+            message = f"only {len(plans) if not extra else len(extra)} matching products; mirrored variants fill the grid"
+        return plans, message
+
+    def _plan_erase(self, analysis, request):
+        ids = list(request.item_ids)
+        plans = [{"erase": ids, "score": 1.0}]
+        if len(ids) > 1:
+            for i in ids:
+                plans.append({"erase": [i], "score": 0.5})
+        plans = plans[: request.n]
+        msg = "" if len(plans) >= request.n else f"{len(plans)} distinct erase result(s) for {len(ids)} item(s)"
+        return plans, msg
+
+    def _plan_rearrange(self, arr, analysis, request):
+        item = analysis.get(request.item_ids[0])
+        plans = []
+        if request.target is not None:
+            plans.append({"move": (item.id, request.target, False), "score": 2.0})
+            plans.append({"move": (item.id, request.target, True), "score": 1.9})
+        targets = self.propose_layouts(analysis, item, n=max(0, request.n - len(plans) - 1), seed=request.seed)
+        for t, s in targets:
+            plans.append({"move": (item.id, t, False), "score": s})
+            if len(plans) < request.n - 1:
+                plans.append({"move": (item.id, t, True), "score": s - 0.01})
+        plans = plans[: max(1, request.n - 1)]
+        plans.append({"erase": [item.id], "score": 0.0})  # "without it" is a layout too
+        plans = plans[: request.n]
+        msg = "" if len(plans) >= request.n else f"only {len(plans)} free floor positions found for the {item.label}"
+        return plans, msg
+
+    def propose_layouts(self, analysis: RoomAnalysis, item: Item, n: int, seed: int = 0) -> list[tuple[tuple[int, int], float]]:
+        """Floor positions (x, y contact point) where ``item`` could stand: on free floor, inside
+        the photo at its perspective size, away from other items, spread out (farthest-point
+        sampling from a seeded start). Returns [(point, score)], best first."""
+        if n <= 0:
+            return []
+        W, H = analysis.size
+        rng = np.random.default_rng(seed)
+        others = self._others_mask(analysis, {item.id})
+        floor = analysis.floor_mask if analysis.floor_mask is not None else np.zeros((H, W), bool)
+        x0, y0, x1, y1 = item.box
+        bw, bh = x1 - x0, y1 - y0
+        cands = []
+        step = max(8, min(W, H) // 24)
+        for y in range(int(analysis.horizon_y + 0.08 * H), H, step):
+            s = perspective_scale(item.contact_y, y, analysis.horizon_y)
+            w, h = bw * s, bh * s
+            if h < 0.05 * H or w > 0.9 * W:
+                continue
+            for x in range(step // 2, W, step):
+                if x - w / 2 < 0 or x + w / 2 > W or y - h < 0:
+                    continue
+                if not floor[min(H - 1, y), x]:
+                    continue
+                fx0, fx1 = int(x - w / 2), int(x + w / 2)
+                fy0 = int(y - max(2, h * 0.25))
+                foot = others[fy0:y, fx0:fx1]
+                overlap = float(foot.mean()) if foot.size else 1.0
+                if overlap > 0.15:
+                    continue
+                dist = np.hypot(x - (x0 + x1) / 2, y - item.contact_y) / max(W, H)
+                if dist < 0.08:
+                    continue
+                free = float(floor[max(0, fy0):y, fx0:fx1].mean()) if foot.size else 0.0
+                cands.append(((x, y), 0.6 * free + 0.4 * (1 - overlap)))
+        if not cands:
+            return []
+        pts = np.array([c[0] for c in cands], float)
+        sc = np.array([c[1] for c in cands])
+        chosen = [int(rng.choice(np.flatnonzero(sc >= sc.max() - 0.1)))]
+        d = np.hypot(*(pts - pts[chosen[0]]).T)
+        while len(chosen) < min(n, len(cands)):
+            j = int(np.argmax(d * (0.5 + sc)))
+            if d[j] <= 0:
+                break
+            chosen.append(j)
+            d = np.minimum(d, np.hypot(*(pts - pts[j]).T))
+        return [((int(pts[j][0]), int(pts[j][1])), float(sc[j])) for j in chosen]
+
+    # ---- rendering one combination
+    def _sprite(self, product) -> Sprite:
+        if product.id not in self._sprites:
+            path = self._cutout_path(product)
+            img = load_image(path, max_bytes=self.max_upload_bytes, max_pixels=self.max_image_pixels, mode="RGBA")
+            self._sprites[product.id] = Sprite.from_rgba(img)
+        return self._sprites[product.id]
+
+    def _occlude(self, canvas, arr, analysis, exclude: set[int], contact_y: float, coverage: np.ndarray) -> None:
+        """Re-draw items standing in front of a placed thing (nearer the camera: lower contact
+        row) where they overlap it, from the original photo."""
+        for it in analysis.items:
+            if it.id in exclude or it.contact_y <= contact_y or it.confidence < 0.3:
+                continue
+            ov = it.mask & (coverage > 0.02)
+            if ov.any():
+                canvas[ov] = arr[ov]
+
+    def _render(self, arr, analysis, request, plan, k) -> Combination:
+        t0 = time.perf_counter()
+        seed = int(request.seed) * 1000 + k
+        H, W = arr.shape[:2]
+        products = []
+        placed_cov = []  # (product id, (H, W) float alpha written) for the similarity figure
+        edit = np.zeros((H, W), bool)
+        if "erase" in plan:
+            base, hole = self.erased(arr, analysis, plan["erase"], seed=request.seed)
+            canvas = base.astype(np.float32)
+            edit |= hole
+            names = ", ".join(analysis.get(i).label for i in plan["erase"])
+            desc = f"Removed the {names}"
+        elif "move" in plan:
+            iid, (tx, ty), flip = plan["move"]
+            item = analysis.get(iid)
+            base, hole = self.erased(arr, analysis, [iid], seed=request.seed)
+            canvas = base.astype(np.float32)
+            edit |= hole
+            sprite = Sprite.from_item(arr, item.mask)
+            if flip:
+                sprite = sprite.flipped()
+            s = perspective_scale(item.contact_y, ty, analysis.horizon_y)
+            sw, sh = sprite.size
+            sprite = sprite.resized(round(sw * s), round(sh * s))
+            sw, sh = sprite.size
+            if item.label not in WALL_CATEGORIES:
+                contact_shadow(canvas, tx, ty, sw * 0.9, strength=0.35)
+            cov = paste(canvas, sprite, int(round(tx - sw / 2)), int(round(ty - sh + 1)))
+            self._occlude(canvas, arr, analysis, {iid}, ty, cov)
+            edit |= cov > 0.01
+            edit |= _shadow_region(tx, ty, sw, H, W)
+            desc = f"Moved the {item.label} to ({tx}, {ty})" + (" and turned it around" if flip else "")
+        else:
+            ids = [iid for iid, *_ in plan["swaps"]]
+            base, hole = self.erased(arr, analysis, ids, seed=request.seed)
+            canvas = base.astype(np.float32)
+            edit |= hole
+            parts = []
+            # Far items first so nearer ones overlap them.
+            for iid, prod, score, flip in sorted(plan["swaps"], key=lambda t: analysis.get(t[0]).contact_y):
+                item = analysis.get(iid)
+                sprite = self._sprite(prod)
+                if flip:
+                    sprite = sprite.flipped()
+                light = room_light(arr, item.box)
+                if prod.category in FLAT_CATEGORIES:
+                    placed, px, py = warp_to_floor(sprite, item.box, analysis.horizon_y)
+                    placed = harmonise(placed, light, strength=0.7)
+                    cov = paste(canvas, placed, px, py)
+                else:
+                    w, h = fit_standing(sprite.size, item.box)
+                    placed = harmonise(sprite.resized(w, h), light)
+                    cx = _footprint_cx(item)
+                    cy = item.contact_y
+                    if prod.category not in WALL_CATEGORIES:
+                        contact_shadow(canvas, cx, cy, w)
+                        edit |= _shadow_region(cx, cy, w, H, W)
+                    cov = paste(canvas, placed, int(round(cx - w / 2)), int(round(cy - h + 1)))
+                    self._occlude(canvas, arr, analysis, set(ids), cy, cov)
+                edit |= cov > 0.01
+                products.append(prod.ref())
+                placed_cov.append((prod.id, cov))
+                price = f", {prod.price:g} {prod.currency or ''}".rstrip() if prod.price is not None else ""
+                parts.append(f"the {item.label} for {prod.title}{price}")
+            desc = "Swapped " + " and ".join(parts)
+        out = np.clip(canvas + 0.5, 0, 255).astype(np.uint8)
+        # Only the edited region may differ from the photo: enforce it exactly.
+        out[~edit] = arr[~edit]
+        t1 = time.perf_counter()
+        combo = Combination(
+            image=Image.fromarray(out), products=products, backend="composite", seed=seed,
+            timings={"render": t1 - t0}, fidelity={}, description=desc, edited_mask=edit, score=float(plan["score"]),
+        )
+        combo._placed = placed_cov  # consumed by _fidelity
+        return combo
+
+    def _refine(self, arr, combos, request):
+        product_images = None
+        if all(c.products for c in combos) and self.catalog is not None:
+            product_images = []
+            for c in combos:
+                prod = self.catalog.get(c.products[0]["id"])
+                p = self._cutout_path(prod)
+                product_images.append(load_image(p, max_bytes=self.max_upload_bytes, max_pixels=self.max_image_pixels))
+        prompts = [c.description for c in combos]
+        out = self.refiner.render(
+            [c.image for c in combos], [c.edited_mask for c in combos], room=Image.fromarray(arr),
+            product_images=product_images, prompts=prompts, seeds=[c.seed for c in combos],
+        )
+        for c, im in zip(combos, out.images):
+            c.image = im
+            c.backend = out.backend
+            c.timings["refine"] = out.timings.get("per_image", 0.0)
+
+    # ---- fidelity figures
+    def _fidelity(self, arr, combos) -> None:
+        from skimage.metrics import structural_similarity
+
+        H, W = arr.shape[:2]
+        s = min(1.0, 384 / max(H, W))
+        size = (max(8, round(W * s)), max(8, round(H * s)))
+        g0 = cv2.resize(cv2.cvtColor(arr, cv2.COLOR_RGB2GRAY), size, interpolation=cv2.INTER_AREA)
+        crops, owners = [], []
+        for c in combos:
+            t0 = time.perf_counter()
+            out = np.asarray(c.image)
+            g1 = cv2.resize(cv2.cvtColor(out, cv2.COLOR_RGB2GRAY), size, interpolation=cv2.INTER_AREA)
+            _, smap = structural_similarity(g0, g1, data_range=255, full=True, win_size=7)
+            edit_small = cv2.resize(c.edited_mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
+            # The SSIM window reaches 3 px around the edit: only count windows fully outside it.
+            outside = ~(cv2.dilate(edit_small.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0)
+            c.fidelity["ssim_outside"] = round(float(smap[outside].mean()) if outside.any() else 1.0, 4)
+            c.fidelity["changed_fraction"] = round(float(c.edited_mask.mean()), 4)
+            c.timings["fidelity"] = time.perf_counter() - t0
+            for pid, cov in getattr(c, "_placed", []):
+                crops.append(_rendered_crop(out, cov))
+                owners.append((c, pid))
+        if not crops:
+            return
+        if self.embedder is None:
+            for c, _ in owners:
+                c.fidelity["product_similarity_note"] = "no image embedder configured"
+            return
+        t0 = time.perf_counter()
+        vecs = np.asarray(self.embedder.embed(crops), np.float32)
+        for (c, pid), v in zip(owners, vecs):
+            ref = self._product_vec(pid)
+            if ref is None:
+                continue
+            c.fidelity.setdefault("product_similarity", []).append(round(float(np.dot(v, ref)), 4))
+        dt = (time.perf_counter() - t0) / max(1, len(combos))
+        for c in combos:
+            c.timings["fidelity"] = c.timings.get("fidelity", 0.0) + dt
+
+    def _product_vec(self, pid: str) -> np.ndarray | None:
+        if pid not in self._product_vecs:
+            prod = self.catalog.get(pid) if self.catalog is not None else None
+            if prod is None:
+                return None
+            rel = prod.image_path or prod.cutout_path
+            p = Path(rel)
+            if not p.is_absolute() and hasattr(self.catalog, "path"):
+                p = self.catalog.path(rel)
+            if p is None or not p.is_file():
+                return None
+            img = load_image(p, max_bytes=self.max_upload_bytes, max_pixels=self.max_image_pixels)
+            self._product_vecs[pid] = np.asarray(self.embedder.embed([img]), np.float32)[0]
+        return self._product_vecs[pid]
+
+
+def _footprint_cx(item: Item) -> float:
+    """x of the item's floor contact: the centre of its lowest 15 % of rows (a lamp's base, not
+    its shade)."""
+    ys, xs = np.nonzero(item.mask)
+    lo = ys >= ys.max() - max(1, 0.15 * (ys.max() - ys.min()))
+    return float(xs[lo].mean()) if lo.any() else (item.box[0] + item.box[2]) / 2
+
+
+def _shadow_region(cx, cy, width, H, W) -> np.ndarray:
+    m = np.zeros((H, W), bool)
+    rx, ry = 0.55 * width + 0.2 * width, 0.07 * width * 4 + 4
+    m[max(0, int(cy - ry * 2)): min(H, int(cy + ry * 2)), max(0, int(cx - rx - 4)): min(W, int(cx + rx + 4))] = True
+    return m
+
+
+def _rendered_crop(out: np.ndarray, cov: np.ndarray) -> Image.Image:
+    """The placed product as it appears in the result, on white (like its catalogue photo)."""
+    ys, xs = np.nonzero(cov > 0.5)
+    if len(xs) == 0:
+        return Image.new("RGB", (8, 8), "white")
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    a = cov[y0:y1, x0:x1, None]
+    crop = out[y0:y1, x0:x1].astype(np.float32) * a + 255.0 * (1 - a)
+    return Image.fromarray(np.clip(crop, 0, 255).astype(np.uint8))
