@@ -15,6 +15,7 @@ import hashlib
 import html
 import logging
 import threading
+import traceback
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,15 +88,23 @@ class AppContext:
     @property
     def catalog(self):
         def build():
-            if self.demo:
-                from catalog.demo import ensure_demo_catalog
-
-                return ensure_demo_catalog(self.settings)
             from catalog.store import Catalog
 
-            return Catalog.open(self.settings)
+            catalog = Catalog.open(self.settings)
+            if self.demo and not (catalog.get_meta("demo") and len(catalog)):
+                from catalog.demo import ensure_demo_catalog
+
+                return ensure_demo_catalog(self.settings, catalog=catalog)  # first run: import it now
+            # Imported before: open it at once (the page waits for this); warm_up() checks that the
+            # demo is current (ensure_demo_catalog loads the embedding models: seconds).
+            return catalog
 
         return self._get("catalog", build)
+
+    def _refresh_demo(self) -> None:
+        from catalog.demo import ensure_demo_catalog
+
+        ensure_demo_catalog(self.settings, catalog=self.catalog)
 
     @property
     def search(self):
@@ -111,7 +120,12 @@ class AppContext:
         def build():
             from pipelines.room import RoomPipeline
 
-            return RoomPipeline.from_settings(self.settings, catalog=self.catalog)
+            try:
+                search = self.search  # shared with the Catalogue tab: one index in memory
+            except Exception:  # noqa: BLE001 - no index yet: detection works, swaps say why not
+                log.warning("catalogue search unavailable:\n%s", traceback.format_exc())
+                search = None
+            return RoomPipeline.from_settings(self.settings, catalog=self.catalog, search=search)
 
         return self._get("room", build)
 
@@ -132,6 +146,21 @@ class AppContext:
             return ShareStore.from_settings(self.settings)
 
         return self._get("shares", build)
+
+    def warm_up(self) -> None:
+        """Build every part now (demo catalogue, index, models) so the first click is quick.
+
+        Failures are logged, not raised: the action that needs the part builds it again and
+        reports the error to the person.
+        """
+        steps = ["catalog"] + (["_refresh_demo"] if self.demo else []) + ["search", "room", "tryon", "shares"]
+        for name in steps:
+            try:
+                part = getattr(self, name)
+                if callable(part):
+                    part()
+            except Exception:  # noqa: BLE001
+                log.warning("warm-up: cannot build %s yet:\n%s", name, traceback.format_exc())
 
     def reset_catalog(self) -> None:
         """Forget the search index and pipelines after an import, so they see the new products."""
@@ -214,17 +243,33 @@ def draw_items(image: Image.Image, items, selected: set[int] | frozenset = froze
         t = thick * 2 if item.id in selected else thick
         cv2.drawContours(canvas, contours, -1, (255, 255, 255), t + 2, cv2.LINE_AA)
         cv2.drawContours(canvas, contours, -1, colour, t, cv2.LINE_AA)
-    for item in items:  # labels last so no outline crosses them
+    # Labels last so no outline crosses them; selected ones on top. Each label takes the first
+    # free spot (above the box, inside its top, below it), else slides down until it is free.
+    placed: list[tuple[int, int, int, int]] = []
+    for item in sorted(items, key=lambda i: i.id in selected):
         colour = PALETTE[item.id % len(PALETTE)]
-        x0, y0 = int(item.box[0]), int(item.box[1])
         text = f"{item.id} {item.label}" + (" (selected)" if item.id in selected else "")
         (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, 1)
-        x0 = min(max(0, x0), max(0, w - tw - 8))
-        y0 = min(max(th + base + 6, y0), h - 1)
-        cv2.rectangle(canvas, (x0, y0 - th - base - 6), (x0 + tw + 8, y0), colour, -1)
+        lw, lh = tw + 8, th + base + 6
+        bx0, by0, bx1, by1 = (int(v) for v in item.box)
+        spot = None
+        for cy in (by0 - lh, by0 + 2, by1 + 2) + tuple(range(by0 + 2 + lh, h - lh, lh)):
+            cx = min(max(0, bx0), max(0, w - lw))
+            cy = min(max(0, cy), max(0, h - lh))
+            rect = (cx, cy, cx + lw, cy + lh)
+            if not any(rect[0] < r[2] and r[0] < rect[2] and rect[1] < r[3] and r[1] < rect[3] for r in placed):
+                spot = rect
+                break
+        spot = spot or (min(max(0, bx0), max(0, w - lw)), min(max(0, by0), max(0, h - lh)),
+                        min(max(0, bx0), max(0, w - lw)) + lw, min(max(0, by0), max(0, h - lh)) + lh)
+        placed.append(spot)
+        x0, y0 = spot[0], spot[1]
+        cv2.rectangle(canvas, (x0, y0), (x0 + lw, y0 + lh), colour, -1)
+        if item.id in selected:
+            cv2.rectangle(canvas, (x0, y0), (x0 + lw, y0 + lh), (255, 255, 255), 2)
         lum = 0.299 * colour[0] + 0.587 * colour[1] + 0.114 * colour[2]
         ink = (0, 0, 0) if lum > 150 else (255, 255, 255)
-        cv2.putText(canvas, text, (x0 + 4, y0 - base - 3), cv2.FONT_HERSHEY_SIMPLEX, font_scale, ink, 1, cv2.LINE_AA)
+        cv2.putText(canvas, text, (x0 + 4, y0 + th + 3), cv2.FONT_HERSHEY_SIMPLEX, font_scale, ink, 1, cv2.LINE_AA)
     return Image.fromarray(canvas)
 
 
@@ -348,7 +393,7 @@ def products_html(meta: dict) -> str:
                 "<tr>"
                 f"<td>{swatch}{link}{' - ' + shade if shade else ''}</td>"
                 f"<td>{html.escape(str(p.get('brand') or ''))}</td>"
-                f"<td>{html.escape(str(p.get('category') or ''))}</td>"
+                f"<td>{html.escape(str(p.get('makeup_type') or p.get('category') or ''))}</td>"
                 f'<td class="rs-num">{html.escape(format_price(p.get("price"), p.get("currency")))}</td>'
                 "</tr>"
             )
@@ -522,7 +567,7 @@ def room_combinations(ctx: AppContext, photo, mode: str, item_ids, text: str = "
         raise UserError("no combination could be made: no catalogue product matches these filters; widen them")
     results = [(c.image, result_meta(c)) for c in result_set.combinations]
     info = {"backend": str(result_set.backend), "photo_id": photo_id, "request": _json_safe(_request_dict(request)),
-            "items": [item_dict(known[i]) for i in ids]}
+            "items": [item_dict(known[i]) for i in ids], "message": str(getattr(result_set, "message", "") or "")}
     share = ctx.shares.create("room", result_set.before if result_set.before is not None else entry.image,
                               results, info)
     return _share_payload(share, base_url)
@@ -639,7 +684,7 @@ def face_looks(ctx: AppContext, photo, product_types=None, brand: str = "", pric
         raise UserError("no look could be made: no catalogue shade matches these filters; widen them")
     results = [(lk.image, result_meta(lk)) for lk in look_set.looks]
     info = {"backend": str(look_set.backend), "photo_id": photo_id, "request": _json_safe(_request_dict(request)),
-            "tone": tone_dict(look_set.tone)}
+            "tone": tone_dict(look_set.tone), "message": str(getattr(look_set, "message", "") or "")}
     share = ctx.shares.create("face", look_set.before if look_set.before is not None else entry.image, results, info)
     return _share_payload(share, base_url)
 
@@ -770,3 +815,84 @@ def hits_html(result: dict | None) -> str:
     return ('<table class="rs-products"><thead><tr><th>Product</th><th>Brand</th><th>Category</th>'
             '<th class="rs-num">Price</th><th class="rs-num">Score</th></tr></thead><tbody>' + "".join(rows)
             + f"</tbody></table><p class=\"rs-muted\">{len(rows)} products ({html.escape(result['mode'])})</p>")
+
+
+CATALOG_FILE_TYPES = (".csv", ".json", ".jsonl", ".parquet")
+_IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".webp")
+
+
+def _server_paths_in(rows: list[dict]) -> str | None:
+    """The first image reference that points at the server's own files ("/x.jpg", "../x.png",
+    "~/x.jpg", "file:..."), as "row N: value"; None when there is none. An uploaded catalogue may
+    name images by URL only: it must not import pictures from the server's disk."""
+    for n, row in enumerate(rows, start=1):
+        for v in row.values():
+            if not isinstance(v, str):
+                continue
+            t = v.strip()
+            low = t.lower()
+            if low.startswith("file:") or (low.endswith(_IMAGE_EXTS) and (
+                    t.startswith(("/", "~", "\\")) or ".." in Path(t).parts or (len(t) > 2 and t[1] == ":"))):
+                return f"row {n}: {t!r}"
+    return None
+
+
+def catalog_import(ctx: AppContext, file, progress: Callable[[int, int], None] | None = None) -> dict:
+    """Import a catalogue file (CSV, JSON or Parquet) uploaded through the app.
+
+    Every row is validated; bad rows are listed with their row number and reason and skipped.
+    Product images must be http(s) URLs (fetched only when ``allow_network`` is on); makeup shades
+    need no image. Returns the import report as JSON (``imported`` = rows accepted).
+    """
+    import tempfile
+
+    from catalog.importer import CatalogImporter, read_table
+
+    if isinstance(file, dict):
+        file = file.get("path")
+    if not file:
+        raise UserError("no catalogue file: choose a CSV, JSON or Parquet file first")
+    path = Path(file)
+    if path.suffix.lower() not in CATALOG_FILE_TYPES:
+        raise UserError(f"{path.name} is not a catalogue file: use {', '.join(CATALOG_FILE_TYPES)}")
+    if not path.is_file():
+        raise UserError(f"the uploaded file {path.name} is gone; upload it again")
+    if path.stat().st_size > ctx.settings.max_upload_bytes:
+        raise UserError(f"{path.name} is {path.stat().st_size:,} bytes, over the limit of "
+                        f"{ctx.settings.max_upload_bytes:,}")
+    try:
+        rows = read_table(path)
+    except (ValueError, OSError, UnicodeDecodeError) as e:
+        raise UserError(f"cannot read {path.name}: {e}") from None
+    if not rows:
+        raise UserError(f"{path.name} has no rows")
+    bad = _server_paths_in(rows)
+    if bad:
+        raise UserError(f"image paths on the server are not allowed in an uploaded catalogue ({bad}); "
+                        "use http(s) image URLs, or import on the server with `restyle catalog import`")
+    with ctx._lock:  # one import at a time; searches wait for the new index
+        importer = CatalogImporter.from_settings(ctx.settings, catalog=ctx.catalog)
+        with tempfile.TemporaryDirectory(prefix="restyle-import-") as empty:
+            report = importer.import_file(path, images_dir=empty, progress=progress)
+        ctx.reset_catalog()
+    out = _json_safe(report.to_dict())
+    out["imported"] = report.accepted
+    return out
+
+
+def import_report_md(report: dict | None) -> str:
+    """The import report in a few lines for people."""
+    if not report:
+        return ""
+    lines = [f"**{report['imported']} of {report['rows']} rows imported** from {html.escape(str(report['source']))} "
+             f"({report['inserted']} new, {report['updated']} updated, {report['unchanged']} unchanged); "
+             f"**{len(report['rejected'])} rejected**."]
+    if report["rejected"]:
+        lines.append("")
+        lines.append("Rejected rows:")
+        lines += [f"- {html.escape(r)}" for r in report["rejected"][:50]]
+        if len(report["rejected"]) > 50:
+            lines.append(f"- ... and {len(report['rejected']) - 50} more (all are in the JSON report)")
+    if report.get("warnings"):
+        lines.append(f"\n{len(report['warnings'])} warnings (see the JSON report).")
+    return "\n".join(lines)

@@ -14,12 +14,17 @@ What it enforces, and why:
   when the app is reached under a non-localhost host name. Only the app's own origin and
   ``settings.allowed_origins`` get ``Access-Control-Allow-Origin``; cross-origin preflights and
   state-changing requests (POST, PUT, PATCH, DELETE) from other origins are refused (CSRF).
-- **Queue**: a bounded queue (``settings.queue_size``) and a concurrency limit per model
+- **Queue**: every call goes through it (``api_open=False`` closes Gradio's queue-skipping
+  ``/run/<name>`` routes), a bounded queue (``settings.queue_size``) and a concurrency limit per model
   (``settings.concurrency_per_model``, shared by every event that uses the same model through
   :func:`model_concurrency`). A full queue answers **429 Too Many Requests** with
   ``Retry-After`` (Gradio says 503: a 5xx reads as a server fault to monitors and clients).
+- **Headers**: ``Referrer-Policy: no-referrer`` (share ids never leak to shops through the
+  Referer of a product link), ``X-Content-Type-Options: nosniff``, ``X-Frame-Options``.
 - **Memory**: :func:`guard` turns ``torch.cuda.OutOfMemoryError``/``MemoryError`` into a
   ``gr.Error`` asking to retry, after freeing caches, so the next request succeeds.
+- **Retention**: uploads and results in Gradio's cache are deleted after
+  ``settings.upload_retention_s`` (Gradio keeps them forever by default).
 - **Auth**: ``Settings`` refuses a non-loopback host without ``auth``; :func:`launch_kwargs`
   passes it to Gradio.
 """
@@ -107,6 +112,24 @@ def refuse_path_reason(raw_path: str) -> str | None:
     return None
 
 
+# Sent with every response. no-referrer: a share page's URL (its unguessable id) must not reach
+# the shops its product links point to. nosniff: a served upload is never run as HTML/script.
+SECURITY_HEADERS = (
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"SAMEORIGIN"),
+)
+
+
+async def _with_security_headers(message, send):
+    if message["type"] == "http.response.start":
+        present = {k.lower() for k, _ in message.get("headers", [])}
+        extra = [(k, v) for k, v in SECURITY_HEADERS if k not in present]
+        if extra:
+            message = {**message, "headers": list(message.get("headers", [])) + extra}
+    await send(message)
+
+
 class RequestGuard:
     """Outermost middleware: refuse hostile paths, rewrite "queue full" to 429.
 
@@ -121,6 +144,8 @@ class RequestGuard:
     async def __call__(self, scope, receive, send):
         if scope["type"] not in ("http", "websocket"):
             return await self.app(scope, receive, send)
+        if scope["type"] == "http":
+            send = functools.partial(_with_security_headers, send=send)
         raw = scope.get("raw_path") or scope.get("path", "").encode()
         raw_path = raw.decode("latin-1").split("?", 1)[0]
         reason = refuse_path_reason(raw_path) or refuse_path_reason(scope.get("path", ""))
@@ -237,6 +262,7 @@ class StrictCORS:
         await self.app(scope, receive, send_wrapper)
 
 
+@functools.lru_cache(maxsize=1)
 def _hardened_app_class():
     """A gradio ``App`` whose CORS middleware is :class:`StrictCORS` and whose outermost layer is
     :class:`RequestGuard`. Built lazily so importing this module does not import gradio."""
@@ -291,9 +317,36 @@ def blocked_paths(settings: Settings) -> list[str]:
     return [str(p) for p in paths]
 
 
+def _prewarm() -> None:
+    """Import now what Gradio imports on the first request (matplotlib, ~0.5-1.5 s cold), so the
+    first person to upload a photo gets an answer as fast as everyone after."""
+    try:
+        import matplotlib
+
+        matplotlib.get_backend()
+    except ImportError:
+        pass
+
+
 def harden(blocks, settings: Settings):
-    """Give ``blocks`` a bounded queue and a default per-event concurrency limit; returns it."""
-    blocks.queue(max_size=settings.queue_size, default_concurrency_limit=settings.concurrency_per_model)
+    """Give ``blocks`` a bounded queue and a default per-event concurrency limit; returns it.
+
+    Also lowers Pillow's process-wide bomb limit to ``settings.max_image_pixels``, so any decode
+    that does not go through :mod:`pipelines.intake` (a library's own) refuses bombs too.
+    """
+    from PIL import Image
+
+    Image.MAX_IMAGE_PIXELS = min(Image.MAX_IMAGE_PIXELS or settings.max_image_pixels, settings.max_image_pixels)
+    _prewarm()
+    if blocks.delete_cache is None:
+        # Strangers' photos must not pile up in Gradio's cache forever: every (retention / 4, at
+        # most hourly) Gradio deletes uploads and results older than the retention.
+        age = settings.upload_retention_s
+        blocks.delete_cache = (max(1, min(3600, age // 4)), age)
+    # api_open=False: Gradio otherwise also serves every event at /gradio_api/run/<name>, which
+    # skips the queue, its size bound and the concurrency limits.
+    blocks.queue(max_size=settings.queue_size, default_concurrency_limit=settings.concurrency_per_model,
+                 api_open=False)
     return blocks
 
 

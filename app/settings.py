@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     sam_model_type: Literal["vit_b", "vit_l", "vit_h"] = "vit_b"
     clip_model: str | None = Field(None, description="CLIP model folder (joint image/text embeddings).")
     annotators_dir: str | None = Field(None, description="controlnet-aux annotator weights (depth, MLSD).")
+    controlnet_condition: Literal["canny", "mlsd", "depth"] = Field(
+        "canny", description="What the configured ControlNets were trained on (mlsd/depth need annotators_dir)."
+    )
     checkpoint_sha256: dict[str, str] = Field(
         default_factory=dict, description="Optional pins: {path: sha256} checked before loading."
     )
@@ -69,6 +72,10 @@ class Settings(BaseSettings):
     max_image_pixels: int = Field(50_000_000, gt=0)
     work_max_side: int = Field(1024, ge=256, le=4096, description="Photos are resized to this long side.")
     num_combinations: int = Field(20, ge=1, le=100)
+    upload_retention_s: int = Field(
+        86_400, ge=1, description="Uploaded photos and results in Gradio's cache are deleted after this many seconds "
+        "(share links keep their own copies)."
+    )
     queue_size: int = Field(10, ge=1)
     concurrency_per_model: int = Field(1, ge=1)
 
@@ -92,6 +99,8 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"host={self.host!r} serves beyond this machine: set RESTYLE_AUTH='user:password' first"
             )
+        if self.share and not self.auth:  # a public gradio.live link is beyond this machine too
+            raise ValueError("share=True makes a public link: set RESTYLE_AUTH='user:password' first")
         return self
 
     # --- derived paths -----------------------------------------------------------------

@@ -7,7 +7,7 @@ Layout under ``settings.shares_dir``::
     <id>/before.jpg          the photo the results were made from
     <id>/result_000.jpg ...  the results, in the order they were shown
 
-Ids come from :func:`secrets.token_urlsafe` (128 bits): they cannot be guessed or enumerated.
+Ids come from :func:`app.security.new_share_id` (``secrets.token_urlsafe``, 128 bits): they cannot be guessed or enumerated.
 Files are written into a hidden temporary folder and renamed into place before the row is
 inserted, so a share is either complete or absent, also after a crash.
 """
@@ -15,21 +15,21 @@ inserted, so a share is either complete or absent, also after a crash.
 from __future__ import annotations
 
 import json
-import re
-import secrets
+import os
 import shutil
 import sqlite3
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from PIL import Image
 
+from app.security import is_share_id, new_share_id
 from pipelines.intake import save_image
 
 SHARE_KINDS = ("room", "face")
-_ID_RE = re.compile(r"^[A-Za-z0-9_-]{22}$")  # token_urlsafe(16) is 22 characters
 
 
 class ShareNotFound(LookupError):
@@ -108,16 +108,15 @@ class ShareStore:
         except (TypeError, ValueError) as e:
             raise ValueError(f"share metadata is not JSON-serialisable: {e}") from None
 
-        share_id = secrets.token_urlsafe(16)
+        share_id = new_share_id()
         final = self.root / share_id
         tmp = self.root / f".tmp-{share_id}"
+        names = [f"result_{i:03d}.jpg" for i in range(len(results))]
+        jobs = [(before, "before.jpg")] + [(img, name) for (img, _), name in zip(results, names)]
         try:
-            save_image(before.convert("RGB"), tmp / "before.jpg", quality=90)
-            names = []
-            for i, (img, _) in enumerate(results):
-                name = f"result_{i:03d}.jpg"
-                save_image(img.convert("RGB"), tmp / name, quality=90)
-                names.append(name)
+            # JPEG encoding releases the GIL: a few threads roughly halve the wait for 20 results.
+            with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+                list(pool.map(lambda job: save_image(job[0].convert("RGB"), tmp / job[1], quality=90), jobs))
             tmp.rename(final)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -138,7 +137,7 @@ class ShareStore:
             ShareNotFound: malformed id, unknown id, or its files are gone.
         """
         share_id = (share_id or "").strip()
-        if not _ID_RE.match(share_id):
+        if not is_share_id(share_id):
             raise ShareNotFound(f"{share_id!r} is not a share id (expected 22 letters, digits, '-' or '_')")
         with self._lock:
             row = self._db.execute(

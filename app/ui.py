@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import html
 import logging
+import threading
+import time
 import traceback
 from functools import wraps
 from pathlib import Path
@@ -17,6 +19,7 @@ import gradio as gr
 
 from app import api
 from app.api import AppContext, UserError
+from app.security import PhotoInput, guard, model_concurrency
 from app.settings import Settings
 
 log = logging.getLogger("restyle.ui")
@@ -44,7 +47,14 @@ CSS = """
 .rs-monk span {flex: 1; min-width: 18px; height: 22px; border-radius: 4px; text-align: center; font-size: 11px;
                line-height: 22px; color: #fff; text-shadow: 0 0 2px #000}
 .rs-monk span.on {outline: 3px solid var(--color-accent); outline-offset: 1px}
-@media (max-width: 640px) { .rs-products {font-size: 0.85rem} .rs-hero h1 {font-size: 1.5rem} }
+/* Show the whole grid of results: Gradio caps galleries at 55% of the screen otherwise. */
+.rs-gallery .grid-wrap {max-height: none !important; overflow-y: visible !important}
+@media (max-width: 640px) {
+  .rs-products {font-size: 0.85rem}
+  .rs-hero h1 {font-size: 1.5rem}
+  /* 5 columns of at least 100 px do not fit a phone: Gradio would clip 2 of every 5 results. */
+  .rs-gallery .grid-container {grid-template-columns: repeat(3, minmax(0, 1fr)) !important}
+}
 """
 
 THEME = gr.themes.Soft(primary_hue="teal", secondary_hue="orange")
@@ -68,10 +78,12 @@ def _user_errors(step: str):
     """Turn every failure of ``step`` into a specific ``gr.Error`` (never a stack trace)."""
 
     def deco(fn):
+        guarded = guard(fn)  # out-of-memory: frees caches and says "retry" (app.security)
+
         @wraps(fn)
         def wrapper(*args, **kwargs):
             try:
-                return fn(*args, **kwargs)
+                return guarded(*args, **kwargs)
             except gr.Error:
                 raise
             except (UserError, ValueError, LookupError) as e:  # includes ImageRejected, ShareNotFound
@@ -100,6 +112,19 @@ def _base_url(request: gr.Request | None) -> str:
     return f"{proto}://{host}"
 
 
+def _photo_input(**kwargs):
+    """:func:`app.security.PhotoInput` (uploads reach intake undecoded), rendered like ``gr.Image``.
+
+    Gradio reads a component's props from its ``__init__`` signature; PhotoInput's is
+    ``(value=None, **kwargs)``, so without this the page gets no label, sources or elem_id and
+    never draws the widget. A no-op once PhotoInput exposes gr.Image's props itself.
+    """
+    comp = PhotoInput(**kwargs)
+    if "label" not in comp.get_config():
+        comp.get_config = lambda cls=None: gr.Image.get_config(comp, cls or gr.Image)
+    return comp
+
+
 def _demo_files(kind: str) -> list[str]:
     folder = ASSETS / kind
     if not folder.is_dir():
@@ -112,7 +137,9 @@ def _share_md(payload: dict | None) -> str:
         return ""
     url = payload["share_url"]
     n = len(payload.get("results", []))
-    return (f'<div class="rs-share">Permalink to these {n} results (read-only, for anyone with the link): '
+    note = str((payload.get("info") or {}).get("message") or "")
+    note_html = f'<p class="rs-muted">{html.escape(note)}</p>' if note else ""
+    return (f'{note_html}<div class="rs-share">Permalink to these {n} results (read-only, for anyone with the link): '
             f'<a href="{html.escape(url)}" target="_blank">{html.escape(url)}</a></div>')
 
 
@@ -148,11 +175,19 @@ def _tone_html(tone: dict | None, backend: str = "") -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def build_app(settings: Settings, demo: bool = False, ctx: AppContext | None = None) -> gr.Blocks:
-    """The whole app. ``ctx`` carries the pipelines (built lazily from ``settings`` when omitted)."""
+def build_app(settings: Settings, demo: bool = False, ctx: AppContext | None = None,
+              warm_up: bool | None = None) -> gr.Blocks:
+    """The whole app.
+
+    Args:
+        demo: import the demo catalogue (idempotent) and offer the demo rooms and faces.
+        ctx: the pipelines and stores (built lazily from ``settings`` when omitted).
+        warm_up: load the catalogue and models in a background thread right away, so the page is
+            up at once and the first action waits only for what is still loading. Default: on in
+            demo mode (what ``make run`` starts).
+    """
     ctx = ctx or AppContext(settings, demo=demo)
-    if demo:
-        ctx.catalog  # import the demo catalogue now, not during the first click
+    do_warm_up = demo if warm_up is None else warm_up
 
     with RestyleBlocks(title="restyle: redesign your room, try on makeup") as app:
         app.restyle_ctx = ctx
@@ -165,24 +200,26 @@ def build_app(settings: Settings, demo: bool = False, ctx: AppContext | None = N
 
         # ---- read-only permalink view (shown instead of the studios for ?share=<id>) --------
         with gr.Column(visible=False) as shared_col:
-            shared_title = gr.Markdown()
-            shared_gallery = gr.Gallery(label="Shared results: click one", columns=5, height="auto",
-                                        object_fit="cover", allow_preview=False, elem_id="shared-gallery")
-            with gr.Row(equal_height=False):
-                with gr.Column(scale=3, min_width=300):
-                    shared_heading = gr.Markdown()
-                    shared_slider = gr.ImageSlider(label="Before / after (drag)", type="filepath",
-                                                   elem_id="shared-slider")
-                with gr.Column(scale=2, min_width=280):
-                    shared_products = gr.HTML(elem_id="shared-products")
+            shared_title = gr.Markdown(elem_id="shared-title")
+            with gr.Column() as shared_body:
+                shared_gallery = gr.Gallery(label="Shared results: click one", columns=5, height="auto",
+                                            object_fit="cover", allow_preview=False, elem_id="shared-gallery",
+                                            elem_classes=["rs-gallery"])
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=3, min_width=300):
+                        shared_heading = gr.Markdown()
+                        shared_slider = gr.ImageSlider(label="Before / after (drag)", type="filepath",
+                                                       elem_id="shared-slider")
+                    with gr.Column(scale=2, min_width=280):
+                        shared_products = gr.HTML(elem_id="shared-products")
             gr.HTML('<p><a href="./">Make your own &rarr;</a></p>')
             shared_state = gr.State(None)
             shared_id = gr.Textbox(label="Share id", visible=False)
             shared_json = gr.JSON(visible=False)
 
         with gr.Tabs(visible=True, elem_id="studios") as tabs:
-            room = _room_tab(ctx)
-            face = _face_tab(ctx)
+            _room_tab(ctx)
+            _face_tab(ctx)
             _catalog_tab(ctx, app)
             _previews_tab(ctx)
 
@@ -197,22 +234,22 @@ def build_app(settings: Settings, demo: bool = False, ctx: AppContext | None = N
         def on_load(request: gr.Request):
             params = dict(getattr(request, "query_params", {}) or {})
             sid = (params.get("share") or "").strip()
-            hidden = (gr.update(visible=False),) + (gr.update(),) * 6 + (gr.update(visible=True),)
             if not sid:
-                return hidden
+                return (gr.update(visible=False),) + (gr.update(),) * 7 + (gr.update(visible=True),)
             try:
                 _before, gallery, payload = api.get_share(ctx, sid, _base_url(request))
             except UserError as e:
-                return (gr.update(visible=True), f"### This link does not open a result\n{e}", [], None, "", "", None,
-                        gr.update(visible=True))
+                return (gr.update(visible=True), f"### This link does not open a result\n{e}",
+                        gr.update(visible=False), [], None, "", "", None, gr.update(visible=True))
             what = "room combinations" if payload["kind"] == "room" else "makeup looks"
             title = (f"## Shared {what}\n{len(payload['results'])} results made with "
                      f"**{api.backend_label(payload['backend'])}**. Read-only: click one to see it large, "
                      "with its products and prices.")
             pair, prod, heading = _detail(payload, 0)
-            return (gr.update(visible=True), title, gallery, payload, heading, prod, pair, gr.update(visible=False))
+            return (gr.update(visible=True), title, gr.update(visible=True), gallery, payload, heading, prod, pair,
+                    gr.update(visible=False))
 
-        app.load(on_load, None, [shared_col, shared_title, shared_gallery, shared_state, shared_heading,
+        app.load(on_load, None, [shared_col, shared_title, shared_body, shared_gallery, shared_state, shared_heading,
                                  shared_products, shared_slider, tabs], api_visibility="private")
 
         def on_shared_select(payload, evt: gr.SelectData):
@@ -221,7 +258,41 @@ def build_app(settings: Settings, demo: bool = False, ctx: AppContext | None = N
 
         shared_gallery.select(on_shared_select, [shared_state], [shared_slider, shared_products, shared_heading],
                               api_visibility="private")
+        if do_warm_up:
+            warm = _WarmUp(ctx)
+            # When a browser has the page (its first load event), or shortly after start for API use.
+            app.load(warm.start, None, None, api_visibility="private", queue=False)
+    if do_warm_up:
+        threading.Thread(target=warm.start_later, args=(app,), name="restyle-warm-up-timer", daemon=True).start()
     return app
+
+
+class _WarmUp:
+    """Loads the catalogue and models once, in the background, after the first page is out.
+
+    Loading them while the server starts (imports hold Python's import lock, and the CPU is
+    busy) delayed the first page 2-3x in ``bench.bench_app``; the first action waits anyway.
+    """
+
+    def __init__(self, ctx: AppContext, delay_s: float = 15.0):
+        self.ctx, self.delay_s = ctx, delay_s
+        self._started = threading.Event()
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        with self._lock:
+            if self._started.is_set():
+                return
+            self._started.set()
+        threading.Thread(target=self.ctx.warm_up, name="restyle-warm-up", daemon=True).start()
+
+    def start_later(self, app: gr.Blocks) -> None:
+        waited = 0.0
+        while not getattr(app, "is_running", False) and waited < 600:
+            time.sleep(0.2)
+            waited += 0.2
+        if not self._started.wait(self.delay_s) and getattr(app, "is_running", False):
+            self.start()
 
 
 def _results_block(prefix: str):
@@ -229,7 +300,7 @@ def _results_block(prefix: str):
     gr.Markdown('<p class="rs-step">4. Results: click one to see it large</p>')
     share = gr.HTML(elem_id=f"{prefix}-share")
     gallery = gr.Gallery(label="Results", columns=5, height="auto", object_fit="cover", allow_preview=False,
-                         elem_id=f"{prefix}-gallery")
+                         elem_id=f"{prefix}-gallery", elem_classes=["rs-gallery"])
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, min_width=300):
             heading = gr.Markdown()
@@ -242,13 +313,13 @@ def _results_block(prefix: str):
 
 
 def _room_tab(ctx: AppContext):
-    with gr.Tab("Room studio", id="room"):
+    with gr.Tab("Room", id="room", elem_id="tab-room"):
         gr.Markdown("Redesign a room with real products: upload a photo, click the item to change, "
                     "pick what to do, and browse the combinations.")
         with gr.Row(equal_height=False):
             with gr.Column(scale=2, min_width=300):
                 gr.Markdown('<p class="rs-step">1. Your room photo</p>')
-                photo = gr.Image(type="filepath", label="Room photo", sources=["upload", "clipboard"], height=300,
+                photo = _photo_input(label="Room photo", sources=["upload", "clipboard"], height=300,
                                  elem_id="room-photo")
                 demos = _demo_files("rooms")
                 if demos:
@@ -305,14 +376,16 @@ def _room_tab(ctx: AppContext):
         return "", (f"Found **{len(inf['items'])} items** ({items}) with {api.backend_label(inf['backend'])}. "
                     "Click one to select it.")
 
-    photo.change(detect, [photo], [items_img, info], api_name="detect_items").then(
+    room_model = model_concurrency("room", ctx.settings)  # one limit for every handler using the pipeline
+    photo.change(detect, [photo], [items_img, info], api_name="detect_items", **room_model).then(
         after_detect, [info], [selected, status], api_visibility="private")
 
     @_user_errors("Selecting an item")
     def select_api(p, x, y, sel, add):
         return api.select_item(ctx, p, x, y, sel, bool(add))
 
-    api_btn.click(select_api, [photo, api_x, api_y, selected, api_add], [items_img, info], api_name="select_item")
+    api_btn.click(select_api, [photo, api_x, api_y, selected, api_add], [items_img, info], api_name="select_item",
+                  **room_model)
 
     @_user_errors("Selecting an item")
     def on_click(p, sel, how, evt: gr.SelectData):
@@ -326,7 +399,8 @@ def _room_tab(ctx: AppContext):
                 gr.update())
 
     items_img.select(on_click, [photo, selected, click_mode],
-                     [items_img, info, selected, status, target_x, target_y, mode], api_visibility="private")
+                     [items_img, info, selected, status, target_x, target_y, mode], api_visibility="private",
+                     **room_model)
 
     def on_mode(m):
         return (gr.update(visible=m == "swap_text"), gr.update(visible=m == "swap_category", choices=_categories(ctx)),
@@ -341,7 +415,7 @@ def _room_tab(ctx: AppContext):
         return api.room_combinations(ctx, p, m, sel, t, c, lo, hi, tx, ty, k, s, _base_url(request))
 
     go.click(combine, [photo, mode, selected, text, category, price_min, price_max, target_x, target_y, n, seed],
-             [gallery, result_json], api_name="room_combinations", concurrency_id="room").then(
+             [gallery, result_json], api_name="room_combinations", **room_model).then(
         _show_results, [result_json], [share, slider, products, heading], api_visibility="private")
     gallery.select(_on_result_select, [result_json], [slider, products, heading], api_visibility="private")
     return photo
@@ -373,24 +447,25 @@ def _brands(ctx: AppContext, makeup: bool) -> list[str]:
 
 
 def _face_tab(ctx: AppContext):
-    with gr.Tab("Try-on studio", id="face"):
+    with gr.Tab("Makeup", id="face", elem_id="tab-face"):
         gr.Markdown("Try real makeup shades on your own face: upload a photo (or use your camera), check the skin "
                     "tone we found, pick what to try, and browse the looks.")
         with gr.Row(equal_height=False):
             with gr.Column(scale=2, min_width=300):
                 gr.Markdown('<p class="rs-step">1. Your face photo</p>')
-                photo = gr.Image(type="filepath", label="Face photo", sources=["upload", "webcam", "clipboard"],
+                photo = _photo_input(label="Face photo", sources=["upload", "webcam", "clipboard"],
                                  height=300, elem_id="face-photo")
                 demos = _demo_files("faces")
                 if demos:
                     gr.Examples(demos, inputs=[photo], label="Or pick a demo face")
             with gr.Column(scale=3, min_width=300):
                 gr.Markdown('<p class="rs-step">2. Your skin tone (correct it if it looks wrong)</p>')
-                regions_img = gr.Image(label="What we found: skin, lips, eyes, cheeks", interactive=False,
-                                       type="pil", format="jpeg", elem_id="face-regions")
+                regions_img = gr.Image(label="What we found: skin (yellow), lips (red), eyes (blue), cheeks (pink)",
+                                       interactive=False, type="pil", format="jpeg", elem_id="face-regions")
                 tone_html = gr.HTML(_tone_html(None), elem_id="face-tone")
-                monk = gr.Slider(1, 10, value=5, step=1, label="Monk skin tone level (1 lightest, 10 deepest)",
-                                 elem_id="face-monk")
+                # A Number, not a Slider: empty (None) means "use the estimate" for API callers.
+                monk = gr.Number(label="Monk level, 1 lightest to 10 deepest: change it if it looks wrong",
+                                 value=None, minimum=1, maximum=10, step=1, precision=0, elem_id="face-monk")
         with gr.Group():
             gr.Markdown('<p class="rs-step">3. What to try</p>')
             with gr.Row():
@@ -423,7 +498,8 @@ def _face_tab(ctx: AppContext):
         return (_tone_html(inf["tone"], api.backend_label(inf["backend"])), gr.update(value=inf["tone"]["monk"]),
                 gr.update(choices=brands), gr.update(choices=prods))
 
-    photo.change(analyze, [photo], [regions_img, info], api_name="analyze_face").then(
+    face_model = model_concurrency("face", ctx.settings)
+    photo.change(analyze, [photo], [regions_img, info], api_name="analyze_face", **face_model).then(
         after_analyze, [info], [tone_html, monk, brand, product], api_visibility="private")
 
     @_user_errors("Making looks")
@@ -432,7 +508,7 @@ def _face_tab(ctx: AppContext):
         return api.face_looks(ctx, p, tps, b, lo, hi, pid, tone, k, s, _base_url(request))
 
     go.click(looks, [photo, types, brand, product, price_min, price_max, monk, n, seed], [gallery, result_json],
-             api_name="face_looks", concurrency_id="face").then(
+             api_name="face_looks", **face_model).then(
         _show_results, [result_json], [share, slider, products, heading], api_visibility="private")
     gallery.select(_on_result_select, [result_json], [slider, products, heading], api_visibility="private")
     return photo
@@ -453,11 +529,11 @@ def _makeup_products(ctx: AppContext) -> list[tuple[str, str]]:
 
 
 def _catalog_tab(ctx: AppContext, app: gr.Blocks):
-    with gr.Tab("Catalogue", id="catalog"):
+    with gr.Tab("Catalogue", id="catalog", elem_id="tab-catalog"):
         gr.Markdown("Browse and search the product catalogue by photo, by words, or with filters.")
         with gr.Row(equal_height=False):
             with gr.Column(scale=1, min_width=280):
-                q_photo = gr.Image(type="filepath", label="Search by photo", sources=["upload", "clipboard"],
+                q_photo = _photo_input(label="Search by photo", sources=["upload", "clipboard"],
                                    height=200)
                 q_text = gr.Textbox(label="Search by words", placeholder="oak dining table")
                 with gr.Row():
@@ -477,9 +553,10 @@ def _catalog_tab(ctx: AppContext, app: gr.Blocks):
                 table = gr.HTML()
                 hits = gr.JSON(visible=False)
         with gr.Accordion("Import a catalogue file", open=False):
-            gr.Markdown("A CSV or JSON file of products. Rows that cannot be used are listed with the reason; "
-                        "the others are imported.")
-            upload = gr.File(label="Catalogue file", file_types=[".csv", ".json", ".jsonl"], type="filepath")
+            gr.Markdown("A CSV, JSON or Parquet file of products (id, title, category, price, currency, url, "
+                        "image URL; makeup: makeup_type, shade_hex, shade_name). Rows that cannot be used are "
+                        "listed with the reason; the others are imported.")
+            upload = gr.File(label="Catalogue file", file_types=list(api.CATALOG_FILE_TYPES), type="filepath")
             import_btn = gr.Button("Import")
             report_md = gr.Markdown()
             report = gr.JSON(label="Import report")
@@ -498,9 +575,10 @@ def _catalog_tab(ctx: AppContext, app: gr.Blocks):
         lambda h: api.hits_html(h), [hits], [table], api_visibility="private")
 
     @_user_errors("Importing the catalogue")
-    def do_import(f, progress=gr.Progress(track_tqdm=True)):
-        progress(0.05, desc="Importing products")
-        return api.catalog_import(ctx, f)
+    def do_import(f, progress=gr.Progress()):
+        progress(0.02, desc="Reading the file")
+        return api.catalog_import(ctx, f, lambda done, total: progress(done / max(total, 1),
+                                                                        desc=f"Importing products {done}/{total}"))
 
     import_btn.click(do_import, [upload], [report], api_name="catalog_import").then(
         lambda r: api.import_report_md(r), [report], [report_md], api_visibility="private").then(
@@ -515,5 +593,5 @@ def _previews_tab(ctx: AppContext):
         from app.previews_tab import build_previews_tab
     except ImportError:
         return
-    with gr.Tab("Previews", id="previews"):
+    with gr.Tab("Previews", id="previews", elem_id="tab-previews"):
         build_previews_tab(ctx)

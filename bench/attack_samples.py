@@ -38,6 +38,16 @@ def png_header_bomb(side: int = 100_000) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", body) + _png_chunk(b"IEND", b"")
 
 
+def png_text_bomb(megabytes: int = 32) -> bytes:
+    """An 8x8 PNG whose zTXt metadata chunk inflates to ``megabytes`` MB (about 32 kB on disk)."""
+    comp = zlib.compressobj(9)
+    text = b"".join(comp.compress(b"\0" * (1 << 20)) for _ in range(megabytes)) + comp.flush()
+    ihdr = struct.pack(">IIBBBBB", 8, 8, 8, 0, 0, 0, 0)
+    idat = zlib.compress(b"".join(b"\0" + b"\x80" * 8 for _ in range(8)))
+    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"zTXt", b"Comment\0\0" + text)
+            + _png_chunk(b"IDAT", idat) + _png_chunk(b"IEND", b""))
+
+
 def jpeg_bytes(img: Image.Image, **save_kw) -> bytes:
     buf = io.BytesIO()
     img.save(buf, format="JPEG", quality=90, **save_kw)

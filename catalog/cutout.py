@@ -154,7 +154,7 @@ def cut_out(
 
     # Soft alpha: ramp on colour distance near the boundary, solid inside.
     ramp = np.clip((dist - bg_thr) / (fg_thr - bg_thr), 0, 1)
-    inner = cv2.erode(mask.astype(np.uint8), k, iterations=1).astype(bool)
+    inner = cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8), iterations=1).astype(bool)
     alpha = np.where(inner, 1.0, np.where(mask, np.maximum(ramp, 0.6 * (grad > 20)), 0.0))
     alpha = np.where(mask, np.maximum(alpha, 0.5), 0.0)  # inside the mask is at least half opaque
     alpha = cv2.GaussianBlur(alpha.astype(np.float32), (0, 0), 0.6)
@@ -184,6 +184,21 @@ def cut_out(
     if ambiguous > 0.25:
         conf *= max(0.3, 1.0 - (ambiguous - 0.25))
         reasons.append(f"{ambiguous:.0%} of the product is close to the background colour")
+    # White on white: where the product's own outline is backdrop-coloured, the cut followed faint
+    # edges and may have opened surfaces (lamp shades, table tops) as if they were holes.
+    # The ring measured sits 2-3 px inside the mask, past the anti-aliased edge.
+    e2 = cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8), iterations=2)
+    rim = e2.astype(bool) & ~cv2.erode(e2, np.ones((3, 3), np.uint8)).astype(bool)
+    faint_rim = float((dist[rim] < fg_thr).mean()) if rim.any() else 0.0
+    if faint_rim > 0.3:
+        conf *= max(0.2, 1.0 - 1.2 * (faint_rim - 0.3))
+        reasons.append(f"white on white: {faint_rim:.0%} of the outline is faint")
+    # Outline only: nearly every product pixel is on an edge (a white object whose surfaces were
+    # taken for background).
+    edge_share = float(edges[inner].mean()) if inner.any() else 1.0
+    if edge_share > 0.8 and faint_rim > 0.15:
+        conf *= 0.4
+        reasons.append(f"outline only ({edge_share:.0%} of the product is edges): white surfaces may be missing")
     if big_holes > 0.05:
         conf *= max(0.4, 1.0 - big_holes)
         reasons.append(f"{big_holes:.0%} of the product is backdrop-coloured (white surface or see-through?)")
@@ -210,3 +225,24 @@ def crop_to_alpha(cutout: Image.Image, pad: float = 0.04) -> Image.Image:
     x0, y0 = max(0, xs.min() - p), max(0, ys.min() - p)
     x1, y1 = min(cutout.width, xs.max() + 1 + p), min(cutout.height, ys.max() + 1 + p)
     return cutout.crop((x0, y0, x1, y1))
+
+
+def product_view(cutout: Image.Image, fill=(255, 255, 255)) -> Image.Image:
+    """What a catalogue image embedding sees: the cut-out cropped to the product, on ``fill`` (RGB)."""
+    return composite_on(crop_to_alpha(cutout), fill)
+
+
+def dominant_color(cutout: Image.Image) -> tuple[int, int, int] | None:
+    """The product's main colour (R, G, B): the largest of 4 k-means clusters of its opaque pixels."""
+    small = cutout.copy()
+    small.thumbnail((96, 96))
+    a = np.asarray(small)
+    px = a[..., :3][a[..., 3] > 200].astype(np.float32)
+    if len(px) < 16:
+        return None
+    k = min(4, len(px))
+    crit = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 1.0)
+    cv2.setRNGSeed(0)
+    _, labels, centers = cv2.kmeans(px, k, None, crit, 2, cv2.KMEANS_PP_CENTERS)
+    big = np.bincount(labels.ravel(), minlength=k).argmax()
+    return tuple(int(round(c)) for c in centers[big])

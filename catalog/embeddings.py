@@ -67,7 +67,7 @@ class ImageEmbedder:
             (and :meth:`classify` still uses EfficientNet-Lite0, loaded on first use).
     """
 
-    def __init__(self, model=None, device: str = "cpu", size: int = 224, batch_size: int = 32, clip=None):
+    def __init__(self, model=None, device: str = "cpu", size: int = 224, batch_size: int = 8, clip=None):
         self.device = device
         self.size = size
         self.batch_size = batch_size
@@ -75,6 +75,9 @@ class ImageEmbedder:
         self._clip = clip
         if clip is None and model is None:
             self._net = load_efficientnet_lite0(device=device)
+        if self._net is not None:
+            # NHWC is ~1.7x faster for the depthwise convolutions on CPU.
+            self._net = self._net.to(memory_format=torch.channels_last)
         self.backend = CLIP_BACKEND if clip is not None else EFFICIENTNET_BACKEND
         if clip is not None:
             name = getattr(clip[0].config, "_name_or_path", "") or "local"
@@ -109,11 +112,11 @@ class ImageEmbedder:
         x = torch.from_numpy(arr).permute(0, 3, 1, 2).div_(255.0)
         mean = torch.tensor(MEAN).view(1, 3, 1, 1)
         std = torch.tensor(STD).view(1, 3, 1, 1)
-        return ((x - mean) / std).to(self.device)
+        return ((x - mean) / std).to(self.device).contiguous(memory_format=torch.channels_last)
 
     def _net_or_load(self):
         if self._net is None:
-            self._net = load_efficientnet_lite0(device=self.device)
+            self._net = load_efficientnet_lite0(device=self.device).to(memory_format=torch.channels_last)
         return self._net
 
     def _check(self, images) -> list[Image.Image]:
@@ -195,7 +198,8 @@ class TextEmbedder:
                 self._st = _load_minilm(device)
             self.backend = MINILM_BACKEND
             self.model_name = f"{MINILM_BACKEND}:mean:v1"
-            self.dim = int(self._st.get_sentence_embedding_dimension())
+            getdim = getattr(self._st, "get_embedding_dimension", None) or self._st.get_sentence_embedding_dimension
+            self.dim = int(getdim())
 
     @classmethod
     def from_settings(cls, settings, device: str | None = None) -> "TextEmbedder":
@@ -238,7 +242,9 @@ def _load_minilm(device: str):
     path = minilm_path()
     if not (path / "model.safetensors").is_file():
         raise FileNotFoundError(f"MiniLM weights not found in {path}")
-    return SentenceTransformer(str(path), device=device, local_files_only=True)
+    model = SentenceTransformer(str(path), device=device, local_files_only=True)
+    model.max_seq_length = 128  # product texts are short; the cap bounds the cost of long descriptions
+    return model
 
 
 def _load_clip(settings, with_tokenizer: bool = False):

@@ -219,6 +219,7 @@ class Product(BaseModel):
 
     def search_text(self) -> str:
         """The text a text embedding is made from (title, category, colour, tags, description)."""
+        desc = " ".join((self.description or "").split()[:40])  # the first sentences say what it is
         parts = [self.title, self.brand, self.category, self.color_name, self.makeup_type, self.shade_name,
-                 self.finish, " ".join(self.style_tags), self.description]
+                 self.finish, " ".join(self.style_tags), desc]
         return ". ".join(p for p in parts if p)

@@ -135,8 +135,12 @@ class Catalog:
         with self._lock:
             return [r[0] for r in self._db.execute("SELECT id FROM products ORDER BY id")]
 
-    def upsert(self, products: Iterable[Product]) -> UpsertResult:
-        """Insert new products and replace existing ones with the same id, in one transaction."""
+    def upsert(self, products: Iterable[Product], embeddings: Iterable[tuple] = ()) -> UpsertResult:
+        """Insert new products and replace existing ones with the same id, in one transaction.
+
+        ``embeddings``: optional ``(kind, model, ids, vectors, source_hashes)`` tuples written in the
+        same transaction, so a crash never leaves a product without the vectors of its batch.
+        """
         res = UpsertResult()
         now = time.time()
         with self._lock:
@@ -154,7 +158,11 @@ class Catalog:
                         (p.id, data, p.category, p.makeup_type, p.brand, p.price, now),
                     )
                     (res.updated if old is not None else res.inserted).append(p.id)
-                if res.inserted or res.updated:
+                wrote_vectors = False
+                for kind, model, ids, vectors, hashes in embeddings:
+                    self._write_vectors(kind, model, ids, vectors, hashes)
+                    wrote_vectors = wrote_vectors or len(ids) > 0
+                if res.inserted or res.updated or wrote_vectors:
                     self._bump_version()
                 self._db.execute("COMMIT")
             except BaseException:
@@ -193,21 +201,26 @@ class Catalog:
     # ------------------------------------------------------------------ embeddings
     def put_embeddings(self, kind: str, model: str, ids: list[str], vectors: np.ndarray, source_hashes: list[str]) -> None:
         """Store one vector per id (float32 (N, D)), replacing any older one of the same kind and model."""
-        vectors = np.ascontiguousarray(vectors, dtype="<f4")
-        if vectors.ndim != 2 or len(vectors) != len(ids) or len(ids) != len(source_hashes):
-            raise ValueError(f"ids ({len(ids)}), hashes ({len(source_hashes)}) and vectors {vectors.shape} must align")
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                self._db.executemany(
-                    "INSERT OR REPLACE INTO embeddings (product_id, kind, model, source_hash, dim, vector) VALUES (?,?,?,?,?,?)",
-                    [(pid, kind, model, h, vectors.shape[1], v.tobytes()) for pid, h, v in zip(ids, source_hashes, vectors)],
-                )
+                self._write_vectors(kind, model, ids, vectors, source_hashes)
                 self._bump_version()
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+
+    def _write_vectors(self, kind, model, ids, vectors, source_hashes) -> None:
+        vectors = np.ascontiguousarray(vectors, dtype="<f4")
+        if len(ids) == 0:
+            return
+        if vectors.ndim != 2 or len(vectors) != len(ids) or len(ids) != len(source_hashes):
+            raise ValueError(f"ids ({len(ids)}), hashes ({len(source_hashes)}) and vectors {vectors.shape} must align")
+        self._db.executemany(
+            "INSERT OR REPLACE INTO embeddings (product_id, kind, model, source_hash, dim, vector) VALUES (?,?,?,?,?,?)",
+            [(pid, kind, model, h, vectors.shape[1], v.tobytes()) for pid, h, v in zip(ids, source_hashes, vectors)],
+        )
 
     def embedding_hashes(self, kind: str, model: str) -> dict[str, str]:
         """{product id: source hash} of the stored vectors of this kind and model."""
@@ -243,6 +256,15 @@ class Catalog:
         self._db.execute(
             "INSERT INTO meta (key, value) VALUES ('version', '1') "
             "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
+
+    def get_meta(self, key: str) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
     def path(self, rel: str | None) -> Path | None:
         """Absolute path of a file stored relative to the catalogue folder."""

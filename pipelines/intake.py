@@ -30,6 +30,8 @@ ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP")
 DEFAULT_MAX_BYTES = 25 * 1024 * 1024
 # Below Pillow's own Image.MAX_IMAGE_PIXELS (89.5 MP), so our limit always bites first.
 DEFAULT_MAX_PIXELS = 50_000_000
+MIN_SIDE = 8  # pixels
+MAX_ASPECT = 25  # long side : short side
 
 # Leading bytes of formats people upload by mistake (or on purpose), to name them in the error.
 _SIGNATURES: tuple[tuple[bytes, str], ...] = (
@@ -102,12 +104,23 @@ def _open_checked(data: bytes, max_pixels: int) -> Image.Image:
     except UnidentifiedImageError:
         raise ImageRejected(f"the file starts like a {kind} image but its header is corrupt") from None
     except Exception as e:  # noqa: BLE001 - any parser failure on hostile bytes is a bad image
+        if "too large" in str(e).lower():  # Pillow's cap on metadata chunks (text/ICC bombs)
+            raise ImageRejected(f"the {kind} carries an oversized metadata chunk (a decompression bomb?): {e}") from None
         raise ImageRejected(f"the {kind} header is corrupt ({type(e).__name__}: {e})") from None
     if img.width <= 0 or img.height <= 0:
         raise ImageRejected(f"image has an empty size ({img.width}x{img.height})")
     if img.width * img.height > max_pixels:
         raise ImageRejected(_limit_message(img.width, img.height, max_pixels))
+    _check_shape(img.width, img.height)
     return img
+
+
+def _check_shape(width: int, height: int) -> None:
+    """Refuse slivers (1 x 40,000,000 passes a pixel limit but is no photo, and breaks resizing)."""
+    if min(width, height) < MIN_SIDE:
+        raise ImageRejected(f"image is {width}x{height}: too small (under {MIN_SIDE} pixels on a side)")
+    if max(width, height) > MAX_ASPECT * min(width, height):
+        raise ImageRejected(f"image is {width}x{height}: too long and thin (over {MAX_ASPECT}:1)")
 
 
 def _decode(img: Image.Image, animated: str, max_side: int | None) -> Image.Image:
@@ -197,8 +210,9 @@ def load_image(
         PIL image of ``mode``, uint8 per channel, size (W, H) after EXIF orientation, ``info == {}``.
 
     Raises:
-        ImageRejected: empty, too large (bytes or pixels), not JPEG/PNG/WebP (the message names
-            what it is: SVG, EPS, GIF, HEIC...), corrupt or truncated, or animated when refused.
+        ImageRejected: empty, too large (bytes or pixels), under 8 px on a side or over 25:1, not
+            JPEG/PNG/WebP (the message names what it is: SVG, EPS, GIF, HEIC...), corrupt or
+            truncated, a metadata bomb, or animated when refused.
     """
     if mode not in ("RGB", "RGBA"):
         raise ValueError(f"mode must be 'RGB' or 'RGBA', got {mode!r}")
@@ -210,6 +224,7 @@ def load_image(
             raise ImageRejected(f"only JPEG, PNG and WebP images are accepted: this is {img.format}")
         if img.width * img.height > max_pixels:
             raise ImageRejected(_limit_message(img.width, img.height, max_pixels))
+        _check_shape(img.width, img.height)
         img = _decode(img, animated, None) if getattr(img, "fp", None) is not None else img
     else:
         if isinstance(source, (bytes, bytearray, memoryview)):
@@ -222,6 +237,8 @@ def load_image(
                 raise ImageRejected(f"no such file: {path.name}") from None
             except OSError as e:
                 raise ImageRejected(f"cannot read {path.name}: {e.strerror}") from None
+            except ValueError:  # e.g. a NUL byte in the name
+                raise ImageRejected("invalid file name") from None
             if path.is_dir():
                 raise ImageRejected(f"{path.name} is a folder, not an image")
             if size > max_bytes:

@@ -76,7 +76,8 @@ class SwatchRenderer:
         self.analysed[scene.id] = self.analysed.get(scene.id, 0) + 1
         img = np.asarray(load_image(scene.path)).astype(np.float32)
         h, w = img.shape[:2]
-        rgb = np.array([int(product.color_hex[i : i + 2], 16) for i in (1, 3, 5)], np.float32)
+        hexc = product.color_hex or "#808080"
+        rgb = np.array([int(hexc[i : i + 2], 16) for i in (1, 3, 5)], np.float32)
         noise = np.random.default_rng(seed).normal(0, 6, (h // 2, w // 2, 1))
         img[h // 4 : h // 4 + h // 2, w // 4 : w // 4 + w // 2] = np.clip(rgb + noise, 0, 255)
         fidelity = {"ssim_outside": 1.0, "product_similarity": [0.3 if product.id.endswith("9") else 0.8]}

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,7 @@ gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 
-from app_helpers import demo_photo, launch_demo_app  # noqa: E402
+from app_helpers import demo_photo, pick_item, shared_demo_app  # noqa: E402
 
 ENDPOINTS = {"/detect_items", "/select_item", "/room_combinations", "/analyze_face", "/face_looks",
              "/catalog_search", "/catalog_import", "/get_share"}
@@ -22,10 +21,9 @@ ENDPOINTS = {"/detect_items", "/select_item", "/room_combinations", "/analyze_fa
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
-    blocks, url, settings = launch_demo_app(tmp_path_factory.mktemp("app") / "data")
+    _, url, settings = shared_demo_app(tmp_path_factory)
     client = Client(url, verbose=False, download_files=str(tmp_path_factory.mktemp("downloads")))
-    yield client, url, settings
-    blocks.close()
+    return client, url, settings
 
 
 @pytest.fixture(scope="module")
@@ -94,10 +92,13 @@ def test_select_item_toggles_and_adds(app, detected, room_photo):
 def test_room_combinations_and_their_permalink(app, detected, room_photo):
     client, url, settings = app
     _, info = detected
-    item = max(info["items"], key=lambda i: i["area"])
+    item = pick_item(info["items"])
     gallery, result = client.predict(handle_file(room_photo), "swap_similar", str(item["id"]), "", "", None, None,
                                       None, None, 20, 0, api_name="/room_combinations")
-    assert len(gallery) == len(result["results"]) == 20
+    assert len(gallery) == len(result["results"])
+    assert 1 <= len(gallery) <= 20
+    if len(gallery) < 20:  # a small catalogue: the result says why there are fewer
+        assert result["info"]["message"], result["info"]
     assert result["backend"] and result["share_url"].startswith(url.rstrip("/") + "/?share=")
     for meta in result["results"]:
         assert meta["backend"]
@@ -106,7 +107,7 @@ def test_room_combinations_and_their_permalink(app, detected, room_photo):
             assert {"id", "title", "price", "currency", "url"} <= set(p)
     images = [np.asarray(Image.open(g["image"]).convert("RGB"), np.float32) for g in gallery[:4]]
     assert images[0].shape[:2][::-1] == tuple(info["size"])
-    assert any(np.abs(images[0] - im).mean() > 1 for im in images[1:]), "combinations must differ"
+    assert len(images) < 2 or any(np.abs(images[0] - im).mean() > 0.2 for im in images[1:]), "combinations differ"
 
     # The permalink reopens the same results, read-only.
     shared_gallery, shared = client.predict(result["share_id"], api_name="/get_share")
@@ -114,14 +115,13 @@ def test_room_combinations_and_their_permalink(app, detected, room_photo):
     assert [Path(g["image"]).stat().st_size for g in shared_gallery] == [Path(g["image"]).stat().st_size for g in gallery]
     # Persisted under the data folder: SQLite + files.
     assert (settings.shares_dir / "shares.sqlite").is_file()
-    assert len(list((settings.shares_dir / result["share_id"]).glob("result_*.jpg"))) == 20
+    assert len(list((settings.shares_dir / result["share_id"]).glob("result_*.jpg"))) == len(gallery)
 
 
 def test_room_modes(app, detected, room_photo):
     client, _, _ = app
     _, info = detected
-    item = max(info["items"], key=lambda i: i["area"])
-    iid = str(item["id"])
+    iid = str(pick_item(info["items"])["id"])
     for mode, text, category in [("swap_text", "wooden table", ""), ("erase", "", ""), ("rearrange", "", "")]:
         gallery, result = client.predict(handle_file(room_photo), mode, iid, text, category, None, None, 50, 50, 3, 1,
                                          api_name="/room_combinations")
@@ -133,7 +133,7 @@ def test_room_modes(app, detected, room_photo):
     (("swap_similar", "", "", ""), "select at least one item"),
     (("swap_similar", "9999", "", ""), "no item 9999"),
     (("swap_text", "1", "", ""), "describe what you want"),
-    (("fly", "1", "", ""), "unknown action"),
+    (("fly", "1", "", ""), "not in the list of choices"),
 ])
 def test_room_errors_are_specific(app, room_photo, args, message):
     client, _, _ = app
@@ -145,7 +145,7 @@ def test_bad_upload_is_refused_with_a_reason(app, tmp_path):
     client, _, _ = app
     bad = tmp_path / "not_an_image.png"
     bad.write_bytes(b"this is text, not a PNG")
-    with pytest.raises(AppError, match="not a JPEG, PNG or WebP"):
+    with pytest.raises(AppError, match="photo rejected: .*JPEG, PNG"):
         client.predict(handle_file(str(bad)), api_name="/detect_items")
 
 
@@ -212,10 +212,19 @@ def test_catalog_import_reports_rejected_rows(app, tmp_path):
     )
     report = client.predict(handle_file(str(csv)), api_name="/catalog_import")
     assert report["imported"] == 1, report
-    assert len(report["rejected"]) == 2
-    assert all(r["reason"] for r in report["rejected"])
+    assert len(report["rejected"]) == 2, report
+    assert all(r.startswith("row ") for r in report["rejected"])
+    assert any("hex" in r.lower() for r in report["rejected"]), report["rejected"]
     _, found = client.predict(None, "", "", "lipstick", "Testbrand", None, None, None, 10, api_name="/catalog_search")
     assert [h["id"] for h in found["hits"]] == ["t-lip-1"]
+
+
+def test_catalog_import_refuses_server_paths(app, tmp_path):
+    client, _, _ = app
+    csv = tmp_path / "sneaky.csv"
+    csv.write_text("id,title,category,price,image\nx1,Lamp,lamp,10,/etc/ssl/private/photo.jpg\n")
+    with pytest.raises(AppError, match="image paths on the server are not allowed"):
+        client.predict(handle_file(str(csv)), api_name="/catalog_import")
 
 
 def test_unknown_share_is_a_clear_error(app):
@@ -224,3 +233,17 @@ def test_unknown_share_is_a_clear_error(app):
         client.predict("A" * 22, api_name="/get_share")
     with pytest.raises(AppError, match="not a share id"):
         client.predict("../../etc", api_name="/get_share")
+
+
+def test_readme_api_example_runs(app):
+    """The README's API example is runnable: run it against this app."""
+    import re
+
+    from app_helpers import REPO
+
+    readme = (REPO / "README.md").read_text()
+    section = readme[readme.index("<!-- api:start -->"):readme.index("<!-- api:end -->")]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    _, url, _ = app
+    code = code.replace("http://127.0.0.1:7860/", url).replace('"assets/', f'"{REPO}/assets/')
+    exec(compile(code, "README.md", "exec"), {})

@@ -14,6 +14,7 @@ import torch
 
 from pipelines.diffusion import RoomDiffusionRenderer, load_annotator, room_control_image
 from pipelines.diffusion.components import offline_clip_tokenizer, random_components, write_random_ip_adapter
+from pipelines.diffusion.renderer import pipeline_class
 
 FAMILIES = ("sd15", "sdxl")
 
@@ -153,11 +154,8 @@ def test_erase(renderers, family):
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_base_model_with_four_channel_unet(family):
-    r = RoomDiffusionRenderer(
-        __import__("pipelines.diffusion.renderer", fromlist=["_pipeline_class"])._pipeline_class(family)(
-            **get_dummy_components(family, unet_in_channels=4)),
-        family, resolution=64, min_crop=16,
-    )
+    pipe = pipeline_class(family)(**get_dummy_components(family, unet_in_channels=4))
+    r = RoomDiffusionRenderer(pipe, family, resolution=64, min_crop=16)
     assert not r.has_ip_adapter
     out = _render(r, n=2, seeds=[0, 1], product_images=None, strength=0.9)
     x = get_dummy_inputs()
@@ -254,14 +252,18 @@ def saved_models(tmp_path_factory):
     root = tmp_path_factory.mktemp("models")
     for family in FAMILIES:
         comps = get_dummy_components(family)
-        from pipelines.diffusion.renderer import _pipeline_class
-
         controlnet = comps["controlnet"]
-        pipe = _pipeline_class(family)(**comps)
+        pipe = pipeline_class(family)(**comps)
         pipe.save_pretrained(root / family)
         controlnet.save_pretrained(root / f"{family}_controlnet")
-        write_random_ip_adapter(root / f"{family}_ip", comps["unet"], family, "tiny",
-                                weight_name=f"ip-adapter_{family}.safetensors")
+        # SDXL: laid out as the h94/IP-Adapter repository (the family's folder is found inside).
+        ip_folder = root / f"{family}_ip" / ("sdxl_models" if family == "sdxl" else "")
+        write_random_ip_adapter(ip_folder, comps["unet"], family, "tiny", weight_name=f"ip-adapter_{family}.safetensors")
+    from controlnet_aux.mlsd.models.mbv2_mlsd_large import MobileV2_MLSD_Large
+
+    torch.manual_seed(0)
+    (root / "annotators").mkdir()
+    torch.save(MobileV2_MLSD_Large().state_dict(), root / "annotators" / "mlsd_large_512_fp32.pth")
     return root
 
 
@@ -273,13 +275,22 @@ def test_from_settings_loads_local_folders(settings, saved_models, family):
         keys[0]: str(root / family), keys[1]: str(root / f"{family}_controlnet"),
         "ip_adapter": str(root / f"{family}_ip"), "ip_adapter_weight_name": f"ip-adapter_{family}.safetensors",
         "device": "cpu", "dtype": "float32",
+        # sd15: an MLSD ControlNet, with the annotator's weights (random here) in annotators_dir.
+        "controlnet_condition": "mlsd" if family == "sd15" else "canny", "annotators_dir": str(root / "annotators"),
     })
     r = RoomDiffusionRenderer.from_settings(s, family, resolution=64, min_crop=16)
     assert r.backend == f"controlnet-inpaint-{family}" and r.has_ip_adapter
+    assert r.control == s.controlnet_condition
     assert type(r.pipe.scheduler).__name__ == "UniPCMultistepScheduler"
     out = _render(r, n=2, seeds=[0, 1])
     x = get_dummy_inputs()
+    assert out.conditioning["control"] == s.controlnet_condition
     assert np.array_equal(np.asarray(out.images[1])[~x["mask"]], np.asarray(x["composite"])[~x["mask"]])
+    if family == "sd15":  # a wrong SHA-256 pin on the IP-Adapter file stops loading
+        ip_file = root / "sd15_ip" / "ip-adapter_sd15.safetensors"
+        bad = s.model_copy(update={"checkpoint_sha256": {str(ip_file): "0" * 64}})
+        with pytest.raises(ValueError, match="(?i)sha-?256"):
+            RoomDiffusionRenderer.from_settings(bad, family, resolution=64)
 
 
 def test_from_settings_errors(settings, tmp_path):
@@ -317,3 +328,28 @@ def test_mlsd_annotator_with_random_weights(tmp_path):
         load_annotator("depth", tmp_path)
     with pytest.raises(ValueError, match="unknown control kind"):
         load_annotator("normal", tmp_path)
+
+
+@pytest.mark.slow
+def test_depth_annotator_with_random_weights(tmp_path):
+    """MiDaS DPT-hybrid through controlnet-aux (a 123 M-parameter model: slow, ~500 MB written)."""
+    from controlnet_aux.midas.midas.dpt_depth import DPTDepthModel
+
+    torch.manual_seed(0)
+    model = DPTDepthModel(path=None, backbone="vitb_rn50_384", non_negative=True)
+    torch.save(model.state_dict(), tmp_path / "dpt_hybrid-midas-501f0c75.pt")
+    annot = load_annotator("depth", tmp_path, resolution=64)
+    img = get_dummy_inputs()["room"]
+    out = annot(img)
+    assert out.size == img.size and out.mode == "RGB"
+
+
+def test_feather_ramps_inside_the_mask_only(renderers):
+    r = renderers["sd15"]  # feather_px = 6
+    m = np.zeros((40, 60), bool)
+    m[10:30, 0:30] = True  # touches the photo's left border
+    a = r._feather(m)
+    assert a.dtype == np.float32 and (a[~m] == 0).all() and (a[m] > 0).all()
+    assert a[20, 0] == 1.0, "no ramp where the mask meets the photo's border"
+    assert a[20, 29] < 0.5 and a[20, 15] == 1.0  # ramp next to unedited pixels, full weight deep inside
+    assert (r._feather(np.ones((8, 8), bool)) == 1.0).all()

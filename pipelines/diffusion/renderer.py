@@ -69,7 +69,8 @@ class _Crop:
     scaled: tuple[int, int]  # (w, h) of the crop once resized into the model square
 
 
-def _pipeline_class(family: Family):
+def pipeline_class(family: Family):
+    """The diffusers pipeline class of ``family``: SD 1.5 or SDXL ControlNet inpainting."""
     from diffusers import StableDiffusionControlNetInpaintPipeline, StableDiffusionXLControlNetInpaintPipeline
 
     return StableDiffusionControlNetInpaintPipeline if family == "sd15" else StableDiffusionXLControlNetInpaintPipeline
@@ -111,7 +112,7 @@ class RoomDiffusionRenderer:
     ):
         if family not in BACKENDS:
             raise ValueError(f"family must be 'sd15' or 'sdxl', got {family!r}")
-        expected = _pipeline_class(family)
+        expected = pipeline_class(family)
         if not isinstance(pipe, expected):
             raise ValueError(f"family {family!r} needs a {expected.__name__}, got {type(pipe).__name__}")
         if max_batch < 1:
@@ -157,7 +158,7 @@ class RoomDiffusionRenderer:
         ``ip_adapter`` is a folder holding ``ip_adapter_weight_name`` and ``image_encoder/``,
         loaded through diffusers' ``load_ip_adapter`` (the same path as real weights).
         """
-        pipe = _pipeline_class(family)(**components)
+        pipe = pipeline_class(family)(**components)
         if ip_adapter is not None:
             _load_ip_adapter(pipe, ip_adapter, ip_adapter_weight_name, local_files_only)
         return cls(pipe, family, **kwargs)
@@ -182,18 +183,18 @@ class RoomDiffusionRenderer:
 
         if family not in BACKENDS:
             raise ValueError(f"family must be 'sd15' or 'sdxl', got {family!r}")
-        load = dict(torch_dtype=dtype, local_files_only=local_files_only, use_safetensors=True)
+        load = {_dtype_kwarg(): dtype, "local_files_only": local_files_only, "use_safetensors": True}
         for what, path in (("inpainting model", model), ("ControlNet", controlnet)):
             if local_files_only and not Path(str(path)).expanduser().is_dir():
                 raise FileNotFoundError(f"{what} folder not found: {path}")
         cn = ControlNetModel.from_pretrained(str(controlnet), **load)
         extra = {"safety_checker": None, "requires_safety_checker": False} if family == "sd15" else {}
-        pipe = _pipeline_class(family).from_pretrained(str(model), controlnet=cn, **extra, **load)
+        pipe = pipeline_class(family).from_pretrained(str(model), controlnet=cn, **extra, **load)
         # UniPC: good images in 20 steps (the models ship DDIM/PNDM/Euler configs).
         pipe.scheduler = UniPCMultistepScheduler.from_config(pipe.scheduler.config)
         if ip_adapter is not None:
             weight = ip_adapter_weight_name or ("ip-adapter_sd15.safetensors" if family == "sd15" else "ip-adapter_sdxl.safetensors")
-            _load_ip_adapter(pipe, ip_adapter, weight, local_files_only)
+            _load_ip_adapter(pipe, ip_adapter, weight, local_files_only, settings=settings)
         resolution = kwargs.pop("resolution", None) or DEFAULT_RESOLUTION[family]
         annotator = load_annotator(control, annotators_dir, resolution=resolution, device=str(device), settings=settings)
         return cls(pipe, family, device=device, dtype=dtype, resolution=resolution, control=control,
@@ -202,7 +203,8 @@ class RoomDiffusionRenderer:
     @classmethod
     def from_settings(cls, settings, family: Family | None = None, **kwargs) -> "RoomDiffusionRenderer":
         """From ``settings``: sd_model/controlnet_model (sd15) or sdxl_model/controlnet_sdxl_model,
-        ip_adapter + ip_adapter_weight_name, annotators_dir, device and dtype.
+        ip_adapter + ip_adapter_weight_name (a family folder, or h94/IP-Adapter's root holding
+        ``models/`` and ``sdxl_models/``), controlnet_condition + annotators_dir, device, dtype.
 
         ``family`` defaults to sd15 when ``sd_model`` is set, else sdxl.
 
@@ -222,9 +224,16 @@ class RoomDiffusionRenderer:
         weight = settings.ip_adapter_weight_name
         if family == "sdxl" and weight == "ip-adapter_sd15.safetensors":
             weight = "ip-adapter_sdxl.safetensors"  # the default name is the SD 1.5 one
+        ip_adapter = settings.ip_adapter
+        if ip_adapter:
+            # Pointed at the h94/IP-Adapter repository itself: pick the family's folder.
+            sub = Path(ip_adapter).expanduser() / ("models" if family == "sd15" else "sdxl_models")
+            if sub.is_dir():
+                ip_adapter = str(sub)
+        kwargs.setdefault("control", settings.controlnet_condition)
         return cls.from_pretrained(
             model, controlnet, family,
-            ip_adapter=settings.ip_adapter, ip_adapter_weight_name=weight,
+            ip_adapter=ip_adapter, ip_adapter_weight_name=weight,
             device=settings.resolved_device(), dtype=settings.resolved_dtype(),
             local_files_only=not settings.allow_hub_downloads,
             annotators_dir=settings.annotators_dir, settings=settings, **kwargs,
@@ -310,7 +319,8 @@ class RoomDiffusionRenderer:
         m = mask.astype(np.uint8)
         if self.feather_px <= 0:
             return m.astype(np.float32)
-        dist = cv2.distanceTransform(np.pad(m, 1), cv2.DIST_L2, 3)[1:-1, 1:-1]
+        # Edge padding: where the mask meets the photo's border there is no unedited pixel to blend to.
+        dist = cv2.distanceTransform(np.pad(m, 1, mode="edge"), cv2.DIST_L2, 3)[1:-1, 1:-1]
         return np.clip(dist / self.feather_px, 0.0, 1.0).astype(np.float32) * (m > 0)
 
     # ------------------------------------------------------------------ conditioning
@@ -319,7 +329,7 @@ class RoomDiffusionRenderer:
         if not self.has_ip_adapter:
             return None
         if product_images is not None:
-            pos, neg = self.pipe.encode_image(list(product_images), self.device, 1)
+            pos, neg = self.pipe.encode_image([_on_white(p) for p in product_images], self.device, 1)
         else:  # erase: zero embeddings with the scale set to 0, so the adapter has no effect
             dim = self.pipe.image_encoder.config.projection_dim
             pos = neg = torch.zeros(n, dim, device=self.device, dtype=self.pipe.image_encoder.dtype)
@@ -351,8 +361,8 @@ class RoomDiffusionRenderer:
             masks: (H, W) bool arrays, True where to refine; H, W of the matching image.
             room: the original photo (one for all, or one per image); its structure drives the
                 ControlNet outside the masks. Defaults to the images themselves.
-            product_images: the catalogue photo (or cut-out) of the product in each combination,
-                for IP-Adapter; None for no product (erase).
+            product_images: the catalogue photo of the product in each combination, for
+                IP-Adapter; an RGBA cut-out is flattened onto white first. None for no product (erase).
             prompts: one for all or one per image.
             seeds: one per image (default 0..n-1); the same seed gives the same image.
             strength: 1 repaints the masked region from noise; lower keeps more of the composite.
@@ -415,8 +425,10 @@ class RoomDiffusionRenderer:
                 output_type="pil",
             )
             if embeds is not None:
-                half = [t[s:e] if not do_cfg else torch.cat([t[:n][s:e], t[n:][s:e]]) for t in embeds]
-                call["ip_adapter_image_embeds"] = half
+                # With guidance the tensor is [negatives; positives]: take this chunk of each half.
+                call["ip_adapter_image_embeds"] = [
+                    torch.cat([t[:n][s:e], t[n:][s:e]]) if do_cfg else t[s:e] for t in embeds
+                ]
             generated.extend(self.pipe(**call).images)
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
@@ -459,8 +471,27 @@ class RoomDiffusionRenderer:
                            guidance_scale=guidance_scale, controlnet_conditioning_scale=controlnet_conditioning_scale)
 
 
-def _load_ip_adapter(pipe, folder: str | Path, weight_name: str, local_files_only: bool) -> None:
-    """Load IP-Adapter weights (+ their CLIP image encoder from ``folder/image_encoder``)."""
+def _dtype_kwarg() -> str:
+    """diffusers renamed ``torch_dtype`` to ``dtype`` (the old name warns); use what it knows."""
+    from diffusers.utils import deprecation_utils
+
+    return "dtype" if hasattr(deprecation_utils, "_resolve_dtype") else "torch_dtype"
+
+
+def _on_white(image: PIL.Image.Image) -> PIL.Image.Image:
+    """A cut-out (RGBA) flattened onto white, as catalogue photos are; RGB images unchanged."""
+    if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        white = PIL.Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return PIL.Image.alpha_composite(white, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def _load_ip_adapter(pipe, folder: str | Path, weight_name: str, local_files_only: bool, settings=None) -> None:
+    """Load IP-Adapter weights (+ their CLIP image encoder from ``folder/image_encoder``).
+
+    A SHA-256 pin for the weight file in ``settings.checkpoint_sha256`` is checked first.
+    """
     if not weight_name.endswith(".safetensors"):
         raise ValueError(f"IP-Adapter weights must be a .safetensors file (no pickle), got {weight_name!r}")
     folder_path = Path(str(folder)).expanduser()
@@ -469,5 +500,11 @@ def _load_ip_adapter(pipe, folder: str | Path, weight_name: str, local_files_onl
             raise FileNotFoundError(f"IP-Adapter weights not found: {folder_path / weight_name}")
         if not (folder_path / "image_encoder").is_dir():
             raise FileNotFoundError(f"IP-Adapter image encoder folder not found: {folder_path / 'image_encoder'}")
+    if settings is not None and (folder_path / weight_name).is_file():
+        from pipelines.weights import expected_sha256, verify_sha256
+
+        pin = expected_sha256(folder_path / weight_name, settings)
+        if pin:
+            verify_sha256(folder_path / weight_name, pin)
     pipe.load_ip_adapter(str(folder), subfolder="", weight_name=weight_name, image_encoder_folder="image_encoder",
                          local_files_only=local_files_only)

@@ -11,7 +11,6 @@ Examples::
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import importlib
 import json
@@ -73,8 +72,9 @@ def _load_products(args, settings) -> list:
             from catalog.store import Catalog
 
             catalog = Catalog.open(settings)
+        chosen: list = []
         if args.all:
-            products += list(catalog.list())
+            chosen = list(catalog.list())
         else:
             from pipelines.preview.sources import select_products
 
@@ -84,13 +84,28 @@ def _load_products(args, settings) -> list:
 
                 engine = CatalogSearch.from_settings(settings, catalog)
             ids = [i.strip() for i in (args.ids or "").split(",") if i.strip()]
-            products += select_products(catalog, ids=ids, search=args.search, k=args.k, category=args.category, search_engine=engine)
+            chosen = select_products(catalog, ids=ids, search=args.search, k=args.k, category=args.category, search_engine=engine)
+        products += absolute_paths(chosen, catalog)
     seen, unique = set(), []
     for p in products:
         if p.id not in seen:
             seen.add(p.id)
             unique.append(p)
     return unique
+
+
+def absolute_paths(products: list, catalog) -> list:
+    """Catalogue products store file paths relative to the catalogue folder: make them absolute
+    so renderers (also on Ray workers) and reports can open them without the catalogue."""
+    out = []
+    for p in products:
+        upd = {}
+        for key in ("image_path", "cutout_path"):
+            v = getattr(p, key, None)
+            if v and not Path(v).is_absolute():
+                upd[key] = str(catalog.path(v))
+        out.append(p.model_copy(update=upd) if upd else p)
+    return out
 
 
 def _load_scenes(args) -> list:
@@ -151,6 +166,12 @@ def _cmd_preview(args, settings) -> int:
         print(f"restyle preview: {e}", file=sys.stderr)
         return 2
     run_dir = Path(args.out) if args.out else default_run_dir(settings, products, scenes, args.seed)
+    if any(getattr(p, "image_path", None) and not getattr(p, "cutout_path", None) for p in products):
+        from pipelines.preview.sources import ensure_cutouts
+
+        products, problems = ensure_cutouts(products, run_dir / "cutouts", max_bytes=settings.max_upload_bytes, max_pixels=settings.max_image_pixels)
+        for msg in problems:
+            print(f"restyle preview: {msg}", file=sys.stderr)
 
     def progress(done: int, total: int, rec: dict) -> None:
         if args.quiet:
@@ -186,5 +207,8 @@ def _cmd_preview(args, settings) -> int:
             f"{summary.elapsed_s:.1f}s, {summary.units_per_s:.2f} units/s ({summary.executor})"
         )
         print(f"contact sheet: {summary.contact_sheet}")
-        print(f"coverage report: {summary.coverage}")
+        if summary.coverage:
+            cov = json.loads(Path(summary.coverage).read_text())
+            print(f"coverage report: {summary.coverage} ({cov['needs_attention']} of {cov['products']} products need attention, "
+                  f"{cov['low_fidelity_renders']} low-fidelity renders)")
     return 1 if summary.failed else 0

@@ -121,9 +121,29 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+def seed_global_rngs(seed: int) -> None:
+    """Seed the process-wide generators that pipeline code may draw from without a seed of its
+    own (OpenCV's cv::theRNG, e.g. cv2.ml.EM's initialisation; numpy's and Python's global ones;
+    torch's when loaded). A render then depends only on its unit, not on what the worker did
+    before: the same manifest in-process and on any number of Ray workers."""
+    import random
+    import sys
+
+    seed = int(seed) & 0x7FFFFFFF
+    random.seed(seed)
+    np.random.seed(seed)
+    cv2 = sys.modules.get("cv2")
+    if cv2 is not None:
+        cv2.setRNGSeed(seed)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.manual_seed(seed)
+
+
 def execute_unit(renderers: RendererSet, unit: WorkUnit, product, scene: Scene, worker: str = "") -> UnitOutcome:
     """Render one unit; an exception becomes a "failed" outcome with the reason (never raised)."""
     t0 = time.perf_counter()
+    seed_global_rngs(unit.seed)
     try:
         res = renderers.render(product, scene, seed=unit.seed)
         if res.status == "ok" and res.image is None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 from collections import defaultdict, deque
 from typing import Callable
 
@@ -96,9 +97,15 @@ def run_on_ray(
     num_workers: int = 2,
     batch_size: int = 4,
     num_gpus_per_worker: float | None = None,
-    max_restarts: int = 1,
+    max_restarts: int = 2,
+    max_worker_losses: int = 3,
 ) -> None:
     """Render ``todo`` on Ray, committing each outcome through ``writer`` as it arrives.
+
+    Two retry budgets: a unit whose render raised is tried ``retries`` more times (then reported
+    failed with the renderer's reason); a unit lost because its worker died is dispatched again
+    up to ``max_worker_losses`` times (a worker crash says nothing about the unit). A dead actor
+    is restarted by Ray up to ``max_restarts`` times and gets work again once it answers a ping.
 
     Raises:
         ValueError: num_workers or batch_size below 1.
@@ -107,71 +114,100 @@ def run_on_ray(
     if num_workers < 1 or batch_size < 1:
         raise ValueError(f"num_workers and batch_size must be >= 1 (got {num_workers}, {batch_size})")
     import ray
-    from ray.exceptions import RayActorError, RayTaskError
+    from ray.exceptions import ActorDiedError, RayError
 
     started = _init_ray(address, num_workers)
     try:
         gpus = _gpus_per_worker(num_gpus_per_worker, num_workers)
         Actor = ray.remote(_Worker).options(num_cpus=1, num_gpus=gpus, max_restarts=max_restarts, max_task_retries=0)
         actors = [Actor.remote(renderer_factory, i) for i in range(num_workers)]
-        attempts: dict[str, int] = defaultdict(int)
+        dispatched: dict[str, int] = defaultdict(int)
+        render_failures: dict[str, int] = defaultdict(int)
+        losses: dict[str, int] = defaultdict(int)
         queue = _make_batches(todo, batch_size)
         seen: dict[int, set[str]] = defaultdict(set)  # scenes each actor has analysed
-        pending: dict = {}  # ObjectRef -> (actor index, batch)
-        alive = set(range(num_workers))
+        pending: dict = {}  # ObjectRef -> (actor index, batch or None for a ping)
+        ready_actors = set(range(num_workers))  # actors that may take work now
         deaths: dict[int, int] = defaultdict(int)
+        pings: dict[int, int] = defaultdict(int)
+        dead: set[int] = set()
+
+        def in_flight(ai: int) -> int:
+            return sum(1 for a, _ in pending.values() if a == ai)
 
         def submit(ai: int) -> None:
             if not queue:
                 return
-            # Prefer a batch of a scene this actor already analysed: its cache is warm.
-            pick = next((i for i, b in enumerate(queue) if b[0].scene_id in seen[ai]), 0)
+            # Scene analysis is the costly part: keep each scene on one actor. Prefer a batch of a
+            # scene this actor already analysed, then a scene no actor has started, and only
+            # then help with another actor's scene (at the end of the run).
+            claimed = set().union(*seen.values()) if seen else set()
+            pick = next((i for i, b in enumerate(queue) if b[0].scene_id in seen[ai]), None)
+            if pick is None:
+                pick = next((i for i, b in enumerate(queue) if b[0].scene_id not in claimed), 0)
             batch = queue[pick]
             del queue[pick]
             seen[ai].add(batch[0].scene_id)
             for u in batch:
-                attempts[u.key] += 1
+                dispatched[u.key] += 1
             payload = [(u, products[u.product_id], scenes[u.scene_id]) for u in batch]
             pending[actors[ai].render_batch.remote(payload)] = (ai, batch)
 
-        def retry_or_fail(unit: WorkUnit, outcome: UnitOutcome) -> None:
-            if attempts[unit.key] <= retries:
-                queue.appendleft([unit])
-            else:
-                on_record(writer.commit(outcome, attempts=attempts[unit.key]))
+        def fill() -> None:
+            for ai in sorted(ready_actors):
+                while queue and in_flight(ai) < 2:
+                    submit(ai)
 
-        for ai in range(num_workers):
-            for _ in range(2):
-                submit(ai)
+        def give_up(unit: WorkUnit, outcome: UnitOutcome) -> None:
+            on_record(writer.commit(outcome, attempts=dispatched[unit.key]))
+
+        fill()
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1)
             ref = ready[0]
             ai, batch = pending.pop(ref)
             try:
-                outcomes = ray.get(ref)
-            except (RayActorError, RayTaskError) as e:
-                # The worker died (or its constructor raised): every unit of the batch is retried.
-                deaths[ai] += 1
-                reason = f"worker failed: {type(e).__name__}: {str(e).splitlines()[0][:300]}"
-                log.warning("preview worker %d: %s", ai, reason)
-                if deaths[ai] > max_restarts:
-                    alive.discard(ai)
-                for u in batch:
-                    retry_or_fail(u, UnitOutcome(u, "failed", reason=reason, worker=f"ray:w{ai}"))
-            else:
-                for out in outcomes:
-                    if out.status == "failed":
-                        retry_or_fail(out.unit, out)
+                result = ray.get(ref)
+            except RayError as e:
+                reason = f"worker died: {type(e).__name__}: {str(e).splitlines()[0][:300]}"
+                if batch is None:  # a ping to a restarting actor
+                    pings[ai] += 1
+                    if isinstance(e, ActorDiedError) or pings[ai] > 240:
+                        dead.add(ai)  # out of restarts (or never came back within ~2 min)
                     else:
-                        on_record(writer.commit(out, attempts=attempts[out.unit.key]))
-            if not alive:
-                raise NoWorkersLeft(f"every preview worker died; {len(queue)} batches not rendered (rerun to resume)")
-            if ai in alive:
-                submit(ai)
-            # A retried unit may have been queued while other actors sit idle.
-            for other in sorted(alive):
-                while queue and sum(1 for a, _ in pending.values() if a == other) < 2:
-                    submit(other)
+                        time.sleep(0.5)
+                        pending[actors[ai].ping.remote()] = (ai, None)
+                elif ai in ready_actors:
+                    deaths[ai] += 1
+                    ready_actors.discard(ai)
+                    log.warning("preview worker %d lost (%d): %s", ai, deaths[ai], reason)
+                    if isinstance(e, ActorDiedError) or deaths[ai] > max_restarts:
+                        dead.add(ai)
+                    else:
+                        pings[ai] = 0
+                        pending[actors[ai].ping.remote()] = (ai, None)  # back to work once it answers
+                for u in batch or []:
+                    losses[u.key] += 1
+                    if losses[u.key] <= max_worker_losses:
+                        queue.appendleft([u])
+                    else:
+                        give_up(u, UnitOutcome(u, "failed", reason=reason, worker=f"ray:w{ai}"))
+            else:
+                if batch is None:
+                    ready_actors.add(ai)  # restarted and answering
+                else:
+                    for out in result:
+                        if out.status != "failed":
+                            on_record(writer.commit(out, attempts=dispatched[out.unit.key]))
+                            continue
+                        render_failures[out.unit.key] += 1
+                        if render_failures[out.unit.key] <= retries:
+                            queue.appendleft([out.unit])
+                        else:
+                            give_up(out.unit, out)
+            if len(dead) == num_workers:
+                raise NoWorkersLeft(f"every preview worker died; {sum(len(b) for b in queue)} units not rendered (rerun to resume)")
+            fill()
         for a in actors:
             ray.kill(a)
     finally:

@@ -17,9 +17,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from pipelines.intake import load_image
-from pipelines.preview.engine import RendererSet
-from pipelines.preview.types import PreviewResult, Scene
+from pipelines.preview.engine import RendererSet, seed_global_rngs
+from pipelines.preview.types import PreviewResult, Scene, unit_seed
 
 # A product of category X fits an item labelled X; failing that, these look-alikes (in order).
 SLOT_ALTERNATIVES: dict[str, tuple[str, ...]] = {
@@ -47,6 +46,7 @@ class SceneCache:
             self._d.move_to_end(scene.id)
             return self._d[scene.id]
         self.misses += 1
+        seed_global_rngs(unit_seed("", scene.id))  # the analysis must not depend on what ran before
         value = compute(scene)
         self._d[scene.id] = value
         if len(self._d) > self.size:
@@ -66,57 +66,55 @@ def _search_hit(product, score: float = 1.0):
 
 
 class PinnedSearch:
-    """A catalogue search that always answers with one product (the one being previewed).
-
-    Same methods as ``catalog.search.CatalogSearch``; filters are ignored on purpose: the
-    catalogue team wants this product in this scene whatever its price or colour.
+    """The room pipeline's search while a preview renders: the pinned product answers every
+    query (filters ignored on purpose: the team wants this product in this scene whatever its
+    price or colour). With nothing pinned it defers to the real search (``base``), which the
+    item labeller uses for its catalogue votes; without one it finds nothing.
     """
 
-    def __init__(self):
+    def __init__(self, base=None):
+        self.base = base
         self.product = None
 
-    def _hits(self, k: int = 1, *args, **kwargs) -> list:
-        if self.product is None:
-            raise ValueError("PinnedSearch: no product pinned")
-        return [_search_hit(self.product)]
+    def _answer(self, method: str, *args, **kwargs) -> list:
+        if self.product is not None:
+            return [_search_hit(self.product)]
+        if self.base is None:
+            raise ValueError("no catalogue search index (and no product pinned)")
+        return getattr(self.base, method)(*args, **kwargs)
 
-    def by_image(self, image, k: int = 1, filters=None, *args, **kwargs) -> list:
-        return self._hits()
+    def by_image(self, *args, **kwargs) -> list:
+        return self._answer("by_image", *args, **kwargs)
 
-    def by_text(self, text, k: int = 1, filters=None, *args, **kwargs) -> list:
-        return self._hits()
+    def by_text(self, *args, **kwargs) -> list:
+        return self._answer("by_text", *args, **kwargs)
 
-    def by_product(self, product_id, k: int = 1, filters=None, *args, **kwargs) -> list:
-        return self._hits()
-
-    def by_vector(self, vector, k: int = 1, filters=None, *args, **kwargs) -> list:
-        return self._hits()
+    def by_product(self, *args, **kwargs) -> list:
+        return self._answer("by_product", *args, **kwargs)
 
 
 class PinnedCatalog:
-    """A catalogue holding only the pinned product (``get``/``list``/``len`` of ``Catalog``)."""
+    """The catalogue as the room pipeline sees it during a preview: the pinned product (which
+    may be new, not imported yet) in front of the real catalogue ``base``."""
 
-    def __init__(self):
+    def __init__(self, base=None):
+        self.base = base
         self.product = None
 
     def get(self, product_id):
-        return self.product if self.product is not None and self.product.id == product_id else None
+        if self.product is not None and self.product.id == product_id:
+            return self.product
+        return self.base.get(product_id) if self.base is not None else None
 
-    def list(self, category=None, makeup_type=None, **kwargs) -> list:
-        p = self.product
-        if p is None:
-            return []
-        if category is not None and p.category != category:
-            return []
-        if makeup_type is not None and p.makeup_type != makeup_type:
-            return []
-        return [p]
+    def path(self, rel):
+        """Absolute path of a catalogue file (absolute paths of new products pass through)."""
+        from pathlib import Path
 
-    def __len__(self) -> int:
-        return 0 if self.product is None else 1
-
-    def __iter__(self):
-        return iter(self.list())
+        if rel is None:
+            return None
+        if Path(rel).is_absolute() or self.base is None:
+            return Path(rel)
+        return self.base.path(rel)
 
 
 def pick_slot(items: list, category: str | None):
@@ -135,36 +133,46 @@ class RoomRenderer:
     """Swaps a furniture product into the matching item ("slot") of a room photo.
 
     Args:
-        pipeline: a ``pipelines.room.RoomPipeline`` whose search component is ``search``.
+        pipeline: a ``pipelines.room.RoomPipeline`` built with ``search`` and ``catalog``.
         search: the :class:`PinnedSearch` given to the pipeline.
-        max_side: photos are read through intake with this pixel budget (settings limits).
+        catalog: the :class:`PinnedCatalog` given to the pipeline.
     """
 
     kind = "room"
 
-    def __init__(self, pipeline, search: PinnedSearch, *, max_pixels: int = 50_000_000, max_bytes: int = 25 * 1024 * 1024, cache_size: int = 16):
+    def __init__(self, pipeline, search: PinnedSearch, catalog: PinnedCatalog, *, cache_size: int = 16):
         self.pipeline = pipeline
         self.search = search
-        self.max_pixels = max_pixels
-        self.max_bytes = max_bytes
+        self.catalog = catalog
         self.cache = SceneCache(cache_size)
 
     @classmethod
-    def from_settings(cls, settings, **kwargs) -> "RoomRenderer":
+    def from_settings(cls, settings, catalog=None, **kwargs) -> "RoomRenderer":
         from pipelines.room import RoomPipeline
 
-        search = PinnedSearch()
-        pipeline = RoomPipeline.from_settings(settings, catalog=PinnedCatalog(), search=search)
-        return cls(pipeline, search, max_pixels=settings.max_image_pixels, max_bytes=settings.max_upload_bytes, **kwargs)
+        if catalog is None:
+            from catalog.store import Catalog
+
+            catalog = Catalog.open(settings)
+        base_search = None
+        try:
+            from catalog.search import CatalogSearch
+
+            base_search = CatalogSearch.from_settings(settings, catalog)
+        except Exception:  # noqa: BLE001 - no index: items are labelled without catalogue votes
+            base_search = None
+        search, pinned = PinnedSearch(base_search), PinnedCatalog(catalog)
+        pipeline = RoomPipeline.from_settings(settings, catalog=pinned, search=search)
+        return cls(pipeline, search, pinned, **kwargs)
 
     def accepts(self, product) -> bool:
         return not getattr(product, "makeup_type", None)
 
     def analyse(self, scene: Scene):
-        """(photo, RoomAnalysis) of ``scene``, cached."""
+        """(photo in the analysed frame, RoomAnalysis) of ``scene``, cached per worker."""
 
         def compute(s: Scene):
-            image = load_image(s.path, max_bytes=self.max_bytes, max_pixels=self.max_pixels)
+            image = self.pipeline.prepare(s.path)
             return image, self.pipeline.detect_items(image)
 
         return self.cache.get(scene, compute)
@@ -172,22 +180,29 @@ class RoomRenderer:
     def render(self, product, scene: Scene, *, seed: int) -> PreviewResult:
         from pipelines.room.types import CombinationRequest
 
+        problem = None
+        if not getattr(product, "cutout_path", None):
+            problem = "no cut-out: the product photo could not be cut out"
+        elif getattr(product, "cutout_flagged", False):
+            problem = f"cut-out flagged (confidence {product.cutout_confidence or 0:.2f}): not placed until the photo is fixed"
+        if problem:
+            return PreviewResult(status="skipped", reason=problem)
         image, analysis = self.analyse(scene)
         item = pick_slot(analysis.items, product.category)
         if item is None:
             found = ", ".join(sorted({it.label for it in analysis.items})) or "nothing"
             return PreviewResult(status="skipped", reason=f"no {product.category} in this room (found: {found})")
-        self.search.product = product
+        self.search.product = self.catalog.product = product
         try:
             request = CombinationRequest(mode="swap_category", item_ids=[item.id], category=product.category, n=1, seed=seed)
             result = self.pipeline.combinations(image, analysis, request)
         finally:
-            self.search.product = None
+            self.search.product = self.catalog.product = None
         if not result.combinations:
             raise ValueError(f"room pipeline made no combination for {product.id} in item {item.id} ({item.label})")
         combo = result.combinations[0]
         placed = [p.get("id") for p in combo.products]
-        if product.id not in placed:
+        if placed != [product.id]:
             raise ValueError(f"room pipeline placed {placed} instead of {product.id}")
         return PreviewResult(
             status="ok",
@@ -200,63 +215,43 @@ class RoomRenderer:
 
 
 class FaceRenderer:
-    """Puts a makeup shade on the face(s) of a portrait.
-
-    Args:
-        pipeline: a ``pipelines.tryon.TryOnPipeline`` whose catalogue is ``catalog``.
-        catalog: the :class:`PinnedCatalog` given to the pipeline.
-    """
+    """Puts one makeup shade on every face of a portrait (the try-on pipeline's own renderer)."""
 
     kind = "face"
 
-    def __init__(self, pipeline, catalog: PinnedCatalog, *, max_pixels: int = 50_000_000, max_bytes: int = 25 * 1024 * 1024, cache_size: int = 16):
+    def __init__(self, pipeline, *, cache_size: int = 16):
         self.pipeline = pipeline
-        self.catalog = catalog
-        self.max_pixels = max_pixels
-        self.max_bytes = max_bytes
         self.cache = SceneCache(cache_size)
 
     @classmethod
     def from_settings(cls, settings, **kwargs) -> "FaceRenderer":
         from pipelines.tryon import TryOnPipeline
 
-        catalog = PinnedCatalog()
-        pipeline = TryOnPipeline.from_settings(settings, catalog=catalog)
-        return cls(pipeline, catalog, max_pixels=settings.max_image_pixels, max_bytes=settings.max_upload_bytes, **kwargs)
+        return cls(TryOnPipeline.from_settings(settings), **kwargs)
 
     def accepts(self, product) -> bool:
         return bool(getattr(product, "makeup_type", None))
 
     def analyse(self, scene: Scene):
         def compute(s: Scene):
-            image = load_image(s.path, max_bytes=self.max_bytes, max_pixels=self.max_pixels)
+            image = self.pipeline.check_inputs(s.path)
             return image, self.pipeline.analyze(image)
 
         return self.cache.get(scene, compute)
 
     def render(self, product, scene: Scene, *, seed: int) -> PreviewResult:
-        from pipelines.tryon.types import LookRequest
-
         image, analysis = self.analyse(scene)
         if not analysis.faces:
-            return PreviewResult(status="skipped", reason=f"no face found ({analysis.message})")
-        self.catalog.product = product
-        try:
-            req = LookRequest(product_types=[product.makeup_type], product_id=product.id, n=1, seed=seed)
-            result = self.pipeline.looks(image, analysis, req)
-        finally:
-            self.catalog.product = None
-        if not result.looks:
-            raise ValueError(f"try-on pipeline made no look for {product.id}")
-        look = result.looks[0]
-        placed = [p.get("id") for p in look.products]
-        if product.id not in placed:
-            raise ValueError(f"try-on pipeline applied {placed} instead of {product.id}")
+            return PreviewResult(status="skipped", reason=analysis.message or "no face found")
+        if not getattr(product, "shade_hex", None):
+            return PreviewResult(status="skipped", reason="product has no shade colour (shade_hex)")
+        look = self.pipeline.render(image, analysis, [product], seed=seed)
+        fid = look.fidelity.get(str(product.id), look.fidelity)
         return PreviewResult(
             status="ok",
             image=look.image,
             backend=look.backend,
-            fidelity=dict(look.fidelity),
+            fidelity=dict(fid) if isinstance(fid, dict) else {},
             description=look.description,
             slot={"faces": len(analysis.faces), "region": product.makeup_type},
         )

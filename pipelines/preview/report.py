@@ -26,6 +26,19 @@ COVERAGE = "coverage.json"
 PRODUCT_THUMB_SIDE = 160
 
 
+def figure(value) -> float | None:
+    """A fidelity figure as one number: numbers as they are, a per-product list by its worst
+    (lowest) value, anything else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, (list, tuple)):
+        nums = [float(v) for v in value if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        return min(nums) if nums else None
+    return None
+
+
 def coverage_report(records: list[dict], products: dict) -> dict:
     """Per product: scenes rendered / skipped / failed, low-fidelity renders, cut-out problem,
     and whether it needs attention. Products needing attention come first."""
@@ -48,13 +61,14 @@ def coverage_report(records: list[dict], products: dict) -> dict:
             reasons.append(f"{len(low)} of {len(ok)} renders flagged for low fidelity")
         if failed:
             reasons.append(f"{len(failed)} renders failed")
-        if recs and not ok and not failed:
+        if recs and not ok and not failed and not (problem and all(r["reason"] and r["reason"].startswith(("cut-out", "no cut-out")) for r in skipped)):
             reasons.append("fits none of the template scenes")
         if not recs:
             reasons.append("no template scene of its kind")
         figures: dict[str, float] = {}
-        for key in sorted({k for r in ok for k, v in r["fidelity"].items() if isinstance(v, (int, float)) and not isinstance(v, bool)}):
-            vals = [r["fidelity"][key] for r in ok if isinstance(r["fidelity"].get(key), (int, float))]
+        for key in sorted({k for r in ok for k, v in r["fidelity"].items() if figure(v) is not None}):
+            vals = [figure(r["fidelity"].get(key)) for r in ok]
+            vals = [v for v in vals if v is not None]
             figures[key] = round(mean(vals), 4)
         entries.append(
             {
@@ -119,7 +133,7 @@ section.product.attention{border-left:6px solid #d9480f}
 .head{display:flex;gap:16px;align-items:center}.head img{width:110px;height:110px;object-fit:contain;border:1px solid #eee;border-radius:6px;background:#fff}
 .head h2{margin:0;font-size:18px}.meta{color:#555;font-size:13px}
 .grid{display:flex;flex-wrap:wrap;gap:12px;margin-top:12px}
-figure{margin:0;width:240px;font-size:12px}figure img{width:240px;border-radius:6px;display:block}
+figure{margin:0;width:240px;font-size:12px;overflow-wrap:anywhere}figure img{width:240px;border-radius:6px;display:block}
 figcaption{margin-top:4px;color:#333}.fig{color:#666}
 .flag{display:inline-block;background:#fff0e6;color:#b3400a;border:1px solid #f5c09f;border-radius:4px;padding:1px 5px;margin:2px 2px 0 0}
 .okflag{display:inline-block;background:#ebfbee;color:#2b8a3e;border:1px solid #b2f2bb;border-radius:4px;padding:1px 5px;margin-top:2px}
@@ -188,7 +202,7 @@ def contact_sheet_html(records: list[dict], products: dict, scenes: dict, covera
         for r in recs:
             if r["status"] != "ok":
                 continue
-            figs = ", ".join(f"{k} {v:.3g}" for k, v in sorted(r["fidelity"].items()) if isinstance(v, (int, float)) and not isinstance(v, bool))
+            figs = ", ".join(f"{k} {figure(v):.3g}" for k, v in sorted(r["fidelity"].items()) if figure(v) is not None)
             flags = "".join(f"<span class='flag'>{esc(f)}</span>" for f in r["flags"]) or "<span class='okflag'>fidelity ok</span>"
             parts.append(
                 f"<figure><a href='{esc(r['image'])}'><img src='{esc(r['thumb'])}' loading='lazy' alt='{esc(r['scene_id'])}'></a>"
@@ -200,7 +214,14 @@ def contact_sheet_html(records: list[dict], products: dict, scenes: dict, covera
         for r in failed:
             parts.append(f"<div class='fail'>✗ {esc(r['scene_id'])}: {esc(r['reason'] or 'failed')}</div>")
         if skipped:
-            parts.append("<div class='skip'>Not placed: " + "; ".join(f"{esc(r['scene_id'])} ({esc(r['reason'] or '')})" for r in skipped) + "</div>")
+            by_reason: dict[str, list[str]] = defaultdict(list)
+            for r in skipped:
+                by_reason[r["reason"] or "does not fit"].append(r["scene_id"])
+            items = []
+            for reason, sids in by_reason.items():
+                where = f"{len(sids)} scenes" if len(sids) > 2 else ", ".join(sids)
+                items.append(f"{esc(where)}: {esc(reason)}")
+            parts.append("<div class='skip'>Not placed in " + "; ".join(items) + "</div>")
         parts.append("</section>")
     parts.append("</body></html>")
     return "\n".join(parts)

@@ -135,3 +135,35 @@ def select_products(catalog, *, ids: Iterable[str] = (), search: str | None = No
             seen.add(p.id)
             unique.append(p)
     return unique
+
+
+def ensure_cutouts(products: list, folder: str | Path, *, max_bytes: int = 25 * 1024 * 1024, max_pixels: int = 50_000_000) -> tuple[list, list[str]]:
+    """Cut out new products that come with a photo but no cut-out (``catalog.cutout.cut_out``),
+    saving RGBA PNGs in ``folder`` (idempotent: an existing cut-out file is reused). Returns the
+    products (updated copies where a cut-out was made) and the problems met."""
+    from catalog.cutout import cut_out
+
+    from pipelines.intake import ImageRejected, load_image, save_image
+
+    folder = Path(folder)
+    out, problems = [], []
+    for p in products:
+        if getattr(p, "makeup_type", None) or getattr(p, "cutout_path", None) or not getattr(p, "image_path", None):
+            out.append(p)
+            continue
+        dst = folder / f"{slug(p.id)}.png"
+        meta = folder / f"{slug(p.id)}.json"
+        try:
+            if dst.exists() and meta.exists():
+                info = json.loads(meta.read_text())
+            else:
+                c = cut_out(load_image(p.image_path, max_bytes=max_bytes, max_pixels=max_pixels))
+                save_image(c.image, dst)
+                info = {"confidence": round(float(c.confidence), 4), "flagged": bool(c.flagged), "reasons": list(c.reasons)}
+                meta.write_text(json.dumps(info))
+        except (ImageRejected, ValueError) as e:
+            problems.append(f"{p.id}: cannot cut out {p.image_path}: {e}")
+            out.append(p)
+            continue
+        out.append(p.model_copy(update={"cutout_path": str(dst.resolve()), "cutout_confidence": info["confidence"], "cutout_flagged": info["flagged"]}))
+    return out, problems

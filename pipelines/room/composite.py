@@ -60,17 +60,18 @@ class Sprite:
         return Sprite(self.rgb[:, ::-1].copy(), self.alpha[:, ::-1].copy())
 
 
-def fit_standing(sprite_size: tuple[int, int], box: tuple[int, int, int, int], max_width_ratio: float = 1.35) -> tuple[int, int]:
-    """Size (w, h) of a product replacing an item whose box is ``box``: as tall as the item,
-    aspect kept, but never wider than ``max_width_ratio`` x the item (then shorter)."""
+def fit_standing(sprite_size: tuple[int, int], box: tuple[int, int, int, int], max_overshoot: float = 1.25) -> tuple[int, int]:
+    """Size (w, h) of a product replacing an item whose box is ``box``, aspect kept.
+
+    The product covers the same image area as the item's box (the geometric mean of the width and
+    height ratios: a catalogue photo is often a three-quarter view, so neither side alone is a
+    fair measure), but is never more than ``max_overshoot`` times the box's width or height.
+    """
     sw, sh = sprite_size
-    bw, bh = box[2] - box[0], box[3] - box[1]
-    h = bh
-    w = h * sw / sh
-    if w > max_width_ratio * bw:
-        w = max_width_ratio * bw
-        h = w * sh / sw
-    return max(1, round(w)), max(1, round(h))
+    bw, bh = max(1, box[2] - box[0]), max(1, box[3] - box[1])
+    s = float(np.sqrt((bw / sw) * (bh / sh)))
+    s = min(s, max_overshoot * bw / sw, max_overshoot * bh / sh)
+    return max(1, round(sw * s)), max(1, round(sh * s))
 
 
 def room_light(image: np.ndarray, box: tuple[int, int, int, int], ring: float = 0.35) -> dict:
@@ -86,7 +87,7 @@ def room_light(image: np.ndarray, box: tuple[int, int, int, int], ring: float = 
     left, right = L[:, : max(1, int(midx))], L[:, int(midx):]
     small = cv2.resize(image, (64, 64), interpolation=cv2.INTER_AREA)
     lab_all = cv2.cvtColor(small, cv2.COLOR_RGB2LAB).astype(np.float32)
-    bright = lab_all[..., 0] > np.percentile(lab_all[..., 0], 60)
+    bright = lab_all[..., 0] >= np.percentile(lab_all[..., 0], 60)  # never empty
     return {
         "L_mean": float(L.mean()), "L_std": float(L.std() + 1e-3),
         "L_left": float(left.mean()) if left.size else float(L.mean()),
@@ -125,11 +126,12 @@ def harmonise(sprite: Sprite, light: dict, strength: float = 1.0) -> Sprite:
 
 def contact_shadow(canvas: np.ndarray, cx: float, contact_y: float, width: float, strength: float = 0.45) -> None:
     """Darken the floor under a placed thing in place: a blurred ellipse (ambient occlusion) plus
-    a tighter dark core where it touches.
+    a tighter dark core where it touches. Drawn and blurred at 1/4 scale (it is all low
+    frequency), then enlarged.
 
     Args:
         canvas: (H, W, 3) float32, modified in place.
-        cx, contact_y: bottom centre of the thing, pixels.
+        cx, contact_y: bottom centre of the thing, pixels of ``canvas``.
         width: its width, pixels.
     """
     H, W = canvas.shape[:2]
@@ -139,11 +141,15 @@ def contact_shadow(canvas: np.ndarray, cx: float, contact_y: float, width: float
     Y0, Y1 = max(0, int(contact_y - ry * 3 - pad)), min(H, int(contact_y + ry * 3 + pad))
     if X1 <= X0 or Y1 <= Y0:
         return
-    sh = np.zeros((Y1 - Y0, X1 - X0), np.float32)
-    c = (int(cx - X0), int(contact_y - Y0))
-    cv2.ellipse(sh, c, (int(rx), int(ry * 1.6)), 0, 0, 360, 0.6, -1)
-    cv2.ellipse(sh, c, (int(rx * 0.92), max(1, int(ry * 0.6))), 0, 0, 360, 1.0, -1)
-    sh = cv2.GaussianBlur(sh, (0, 0), max(1.0, ry * 0.9))
+    f = 4 if min(X1 - X0, Y1 - Y0) >= 32 else 1
+    w, h = max(1, (X1 - X0) // f), max(1, (Y1 - Y0) // f)
+    sh = np.zeros((h, w), np.float32)
+    c = (int((cx - X0) / f), int((contact_y - Y0) / f))
+    cv2.ellipse(sh, c, (max(1, int(rx / f)), max(1, int(ry * 1.6 / f))), 0, 0, 360, 0.6, -1)
+    cv2.ellipse(sh, c, (max(1, int(rx * 0.92 / f)), max(1, int(ry * 0.6 / f))), 0, 0, 360, 1.0, -1)
+    sh = cv2.GaussianBlur(sh, (0, 0), max(0.5, ry * 0.9 / f))
+    if f > 1:
+        sh = cv2.resize(sh, (X1 - X0, Y1 - Y0), interpolation=cv2.INTER_LINEAR)
     canvas[Y0:Y1, X0:X1] *= (1.0 - strength * sh)[..., None]
 
 

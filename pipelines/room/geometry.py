@@ -58,7 +58,23 @@ def estimate_horizon(image: np.ndarray, default: float = 0.42, seed: int = 0) ->
     good = (ys > -0.5 * H) & (ys < 1.2 * H) & (np.abs(xs - W / 2) < 3 * W)
     if good.sum() < 6:
         return default * H
-    y = float(np.median(ys[good]))
+    cand = np.c_[xs[good], ys[good]]
+    rng = np.random.default_rng(seed)
+    if len(cand) > 400:
+        cand = cand[rng.choice(len(cand), 400, replace=False)]
+    # RANSAC-style vote: a candidate is supported by the segments that point at it (within 1.5
+    # degrees), weighted by their length; the best-supported one is the vanishing point.
+    mid = (seg[:, :2] + seg[:, 2:]) / 2
+    d = seg[:, 2:] - seg[:, :2]
+    d /= np.linalg.norm(d, axis=1, keepdims=True) + 1e-9
+    to = cand[:, None, :] - mid[None, :, :]
+    to /= np.linalg.norm(to, axis=2, keepdims=True) + 1e-9
+    cos = np.abs((to * d[None]).sum(axis=2))
+    support = ((cos > np.cos(np.radians(1.5))) * length[order][None, :]).sum(axis=1)
+    # Eye level of room photos sits near 0.4 H: a soft prior breaks ties between vanishing points
+    # of furniture edges and the room's own.
+    support = support * np.exp(-(((cand[:, 1] / H) - default) / 0.3) ** 2)
+    y = float(cand[int(np.argmax(support)), 1])
     return float(np.clip(y, 0.15 * H, 0.75 * H))
 
 
@@ -90,10 +106,16 @@ def estimate_floor(image: np.ndarray, horizon_y: float, items_mask: np.ndarray |
         seed &= ~items
     if seed.sum() < 4:
         seed[h - seed_rows:] = True
-    mu = lab[seed].mean(0)
-    sd = lab[seed].std(0) + np.array([8.0, 4.0, 4.0], np.float32)
+    # Robust statistics: the bottom rows also hold a rug or a chair leg; the median colour and
+    # its median deviation describe the floor itself.
+    mu = np.median(lab[seed], axis=0)
+    sd = 1.4826 * np.median(np.abs(lab[seed] - mu), axis=0) + np.array([5.0, 2.5, 2.5], np.float32)
     z = np.abs((lab - mu) / sd).max(axis=2)
-    cand = (z < 2.5) & (np.arange(h)[:, None] > horizon_y * s)
+    # Strong edges (object outlines, the skirting) cut the floor off from what stands on it.
+    from pipelines.room.segment import edge_magnitude
+
+    edges = edge_magnitude(small) > 0.12
+    cand = (z < 2.5) & ~edges & (np.arange(h)[:, None] > horizon_y * s)
     if items is not None:
         cand &= ~items
     n, cc = cv2.connectedComponents(cand.astype(np.uint8), connectivity=4)

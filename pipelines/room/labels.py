@@ -136,6 +136,9 @@ class FurnitureLabeler:
                     votes[cat] = votes.get(cat, 0.0) + max(0.0, float(h.score))
             tot = sum(votes.values())
             w = self.catalog_weight if tot > 0 else 0.0
+            # Votes say *which* furniture, never *whether*: they share out the classifier's own
+            # furniture mass (a wall patch's nearest products still have a category).
+            mass = sum(v for k, v in d.items() if k in FURNITURE)
             keys = set(d) | set(votes)
-            mixed.append({k: (1 - w) * d.get(k, 0.0) + w * (votes.get(k, 0.0) / tot if tot else 0.0) for k in keys})
+            mixed.append({k: (1 - w) * d.get(k, 0.0) + w * mass * (votes.get(k, 0.0) / tot if tot else 0.0) for k in keys})
         return mixed

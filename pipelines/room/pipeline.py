@@ -36,7 +36,8 @@ from pipelines.room.types import (
     COMBINATION_MODES, Combination, CombinationRequest, CombinationSet, Item, MaskProposal, RoomAnalysis,
 )
 
-FLAT_CATEGORIES = ("rug",)  # lie on the floor: warped onto it rather than stood up
+FLAT_CATEGORIES = ("rug",)
+FLOOR_CATEGORIES = ("sofa", "armchair", "chair", "table", "bed", "rug")  # stand on the floor  # lie on the floor: warped onto it rather than stood up
 WALL_CATEGORIES = ("mirror", "shelf", "picture", "curtain")  # may hang: no contact shadow
 
 
@@ -56,6 +57,9 @@ class RoomPipeline:
         min_confidence: items below this labelled confidence are dropped (except "object" items
             kept to fill up to ``max_items`` when they are clearly objects).
         segmentation_backend: the name recorded in results ("proposals+efficientnet", "sam").
+        refine_kwargs: extra arguments for the refiner's ``render`` (steps, strength, ...).
+        similarity_embedder: embedder for the product-similarity figure (default ``embedder``);
+            both sides of the cosine (rendered crop and catalogue photo) use it.
     """
 
     def __init__(
@@ -72,14 +76,18 @@ class RoomPipeline:
         max_upload_bytes: int = 25 * 1024 * 1024,
         num_combinations: int = 20,
         max_items: int = 12,
-        min_confidence: float = 0.12,
+        min_confidence: float = 0.2,
         segmentation_backend: str | None = None,
+        refine_kwargs: dict | None = None,
+        similarity_embedder=None,
     ):
         self.segmenter = segmenter
         self.labeler = labeler
         self.search = search
         self.catalog = catalog
         self.embedder = embedder
+        # The product-similarity figure needs only a rough look: a smaller input is 3x cheaper.
+        self.similarity_embedder = similarity_embedder or embedder
         self.refiner = refiner
         self.work_max_side = work_max_side
         self.max_image_pixels = max_image_pixels
@@ -91,6 +99,8 @@ class RoomPipeline:
             seg = getattr(segmenter, "source", type(segmenter).__name__)
             segmentation_backend = f"{seg}+{labeler.backend}" if labeler is not None else str(seg)
         self.segmentation_backend = segmentation_backend
+        # Passed to the refiner's render() (num_inference_steps, strength, guidance_scale...).
+        self.refine_kwargs = dict(refine_kwargs or {})
         self._sprites: dict[str, Sprite] = {}
         self._product_vecs: dict[str, np.ndarray] = {}
 
@@ -138,8 +148,14 @@ class RoomPipeline:
             from pipelines.diffusion import RoomDiffusionRenderer
 
             refiner = RoomDiffusionRenderer.from_settings(settings, family="sd15" if gen_backend.endswith("sd15") else "sdxl")
+        similarity_embedder = embedder
+        if getattr(embedder, "backend", "") == "efficientnet-lite0":
+            from catalog.embeddings import ImageEmbedder
+
+            similarity_embedder = ImageEmbedder(device=settings.resolved_device(), size=128)
         return cls(
             segmenter, labeler, search=search, catalog=catalog, embedder=embedder, refiner=refiner,
+            similarity_embedder=similarity_embedder,
             work_max_side=settings.work_max_side, max_image_pixels=settings.max_image_pixels,
             max_upload_bytes=settings.max_upload_bytes, num_combinations=settings.num_combinations,
             segmentation_backend=f"{seg_backend}" if seg_backend == "sam" else f"proposals+{getattr(embedder, 'backend', 'classifier')}",
@@ -161,6 +177,10 @@ class RoomPipeline:
 
     def _frame(self, image, analysis: RoomAnalysis) -> np.ndarray:
         """``image`` in ``analysis``'s frame; ValueError if it cannot be the analysed photo."""
+        if isinstance(image, np.ndarray):
+            if image.shape[:2] != tuple(analysis.size)[::-1] or image.ndim != 3 or image.dtype != np.uint8:
+                raise ValueError(f"array image must be (H, W, 3) uint8 of the analysed size {analysis.size}, got {image.shape}")
+            return image
         img = image if isinstance(image, Image.Image) and image.size == tuple(analysis.size) else self.prepare(image)
         if img.size != tuple(analysis.size):
             if abs(img.width / img.height - analysis.size[0] / analysis.size[1]) > 0.01:
@@ -187,8 +207,8 @@ class RoomPipeline:
         t2 = time.perf_counter()
         labels = self.labeler.label(arr, proposals) if self.labeler is not None else [("object", 0.0, {})] * len(proposals)
         t3 = time.perf_counter()
-        items = self._select_items(proposals, labels, arr.shape[:2])
         horizon = estimate_horizon(arr)
+        items = self._select_items(proposals, labels, arr.shape[:2], horizon)
         union = np.zeros(arr.shape[:2], bool)
         for it in items:
             union |= it.mask
@@ -199,37 +219,70 @@ class RoomPipeline:
             timings={"intake": t1 - t0, "proposals": t2 - t1, "labels": t3 - t2, "geometry": t4 - t3, "total": t4 - t0},
         )
 
-    def _select_items(self, proposals: list[MaskProposal], labels, shape) -> list[Item]:
-        """Rank labelled proposals and drop duplicates (same label, overlapping)."""
+    def _select_items(self, proposals: list[MaskProposal], labels, shape, horizon_y: float) -> list[Item]:
+        """Rank labelled proposals and drop duplicates (same thing twice, or a part of a kept item
+        with the same name).
+
+        The classifier's furniture mass says *whether* a region is furniture (weakly: ImageNet
+        spreads furniture over few classes), its relative distribution says *which*; the
+        segmenter's objectness says how clean the region is. A flat, wide region lying wholly on
+        the floor is a rug whatever the classifier thinks (ImageNet has few rug photos).
+        """
         H, W = shape
         scored = []
         for p, (label, conf, scores) in zip(proposals, labels):
-            if self.labeler is not None:
-                if label not in FURNITURE or conf < self.min_confidence:
-                    continue
-                rank = 0.75 * conf + 0.25 * p.score
-            else:
-                rank = p.score
-            scored.append((rank, p, label, conf, scores))
+            if self.labeler is None:
+                scored.append((p.score, p, "object", p.score, {}))
+                continue
+            scores = dict(scores)
+            x0, y0, x1, y1 = p.box
+            below = H - horizon_y
+            if (y0 > horizon_y + 0.15 * below and y1 > horizon_y + 0.6 * below
+                    and (x1 - x0) > 3.0 * (y1 - y0) and (y1 - y0) > 0.06 * H):
+                scores["rug"] = scores.get("rug", 0.0) + 0.3
+            # Floor-standing furniture touches the floor: below the horizon. A region ending
+            # above it is on the wall (a picture, a shelf, a lamp), whatever it looks like.
+            if y1 < horizon_y + 0.05 * H:
+                for k in FLOOR_CATEGORIES:
+                    scores.pop(k, None)
+            # A "sofa" or "bed" the size of a cushion is a cushion.
+            if p.mask.mean() < 0.025:
+                for k in ("sofa", "bed"):
+                    if k in scores:
+                        scores["cushion"] = scores.get("cushion", 0.0) + scores.pop(k)
+            mass = sum(v for k, v in scores.items() if k in FURNITURE)
+            if mass < 0.02:
+                continue
+            label = max((k for k in scores if k in FURNITURE), key=lambda k: scores[k])
+            share = scores[label] / mass  # how clearly it is *this* piece of furniture
+            evidence = min(1.0, 3.0 * mass)
+            conf = float(np.clip(0.45 * evidence + 0.25 * share + 0.3 * p.score, 0.0, 1.0))
+            if conf < self.min_confidence:
+                continue
+            scored.append((conf, p, label, conf, {k: round(v, 4) for k, v in sorted(scores.items(), key=lambda kv: -kv[1])[:3]}))
         scored.sort(key=lambda t: -t[0])
         kept: list[tuple] = []
-        for rank, p, label, conf, scores in scored:
+        for cand in scored:
+            rank, p, label, conf, scores = cand
             dup = False
-            for _, q, qlabel, *_ in kept:
+            for j, (qrank, q, qlabel, *_) in enumerate(kept):
                 inter = np.logical_and(p.mask, q.mask).sum()
-                small = min(p.mask.sum(), q.mask.sum())
-                union = p.mask.sum() + q.mask.sum() - inter
-                # Same thing twice, or a part of an already kept item with the same name.
-                if inter / max(union, 1) > 0.6 or (qlabel == label and inter / max(small, 1) > 0.6):
+                pa, qa = p.mask.sum(), q.mask.sum()
+                if inter / max(pa + qa - inter, 1) > 0.6:
                     dup = True
+                elif qlabel == label and inter / max(min(pa, qa), 1) > 0.6:
+                    dup = True  # a part of an item already kept (or the item around a kept part)
+                    # The whole beats its part (a sofa's seat found before the sofa) when its
+                    # outline is as clean and it is not the part plus half the room.
+                    if inter / max(qa, 1) > 0.8 and qa < pa <= 4 * qa and p.score >= 0.9 * q.score:
+                        kept[j] = (qrank, p, label, kept[j][3], kept[j][4])
+                if dup:
                     break
-            if not dup:
-                kept.append((rank, p, label, conf, scores))
-            if len(kept) >= self.max_items:
-                break
+            if not dup and len(kept) < self.max_items:
+                kept.append(cand)
         return [
-            Item(id=i, label=label, confidence=float(conf if self.labeler is not None else p.score), mask=p.mask,
-                 box=tuple(int(v) for v in p.box), source=p.source, scores=scores)
+            Item(id=i, label=label, confidence=float(conf), mask=p.mask, box=tuple(int(v) for v in p.box),
+                 source=p.source, scores=scores)
             for i, (rank, p, label, conf, scores) in enumerate(kept)
         ]
 
@@ -299,6 +352,24 @@ class RoomPipeline:
             avoid = self._others_mask(analysis, set(ids)) & ~hole
             cache[key] = (fill_hole(arr, hole, avoid=avoid, seed=seed), hole)
         return cache[key]
+
+    def _light(self, arr, analysis, item: Item) -> dict:
+        """:func:`room_light` around ``item`` (cached: the same for every combination)."""
+        cache = analysis.__dict__.setdefault("_cache", {})
+        key = ("light", item.id, item.box)
+        if key not in cache:
+            cache[key] = room_light(arr, item.box)
+        return cache[key]
+
+    def _erased_boxed(self, arr, analysis, ids, seed=0):
+        """:meth:`erased` plus the hole's bounding box (x0, y0, x1, y1) or None, cached."""
+        img, hole = self.erased(arr, analysis, ids, seed=seed)
+        cache = analysis.__dict__.setdefault("_cache", {})
+        key = ("erase_box", tuple(sorted(set(int(i) for i in ids))), seed, id(hole))
+        if key not in cache:
+            ys, xs = np.nonzero(hole.any(1))[0], np.nonzero(hole.any(0))[0]
+            cache[key] = (int(xs[0]), int(ys[0]), int(xs[-1]) + 1, int(ys[-1]) + 1) if len(xs) else None
+        return img, hole, cache[key]
 
     # ------------------------------------------------------------------ combinations
     def check_inputs(self, analysis: RoomAnalysis, request: CombinationRequest) -> None:
@@ -372,11 +443,14 @@ class RoomPipeline:
         if cat is None and request.mode in ("swap_similar", "swap_category") and item.label in FURNITURE:
             cat = item.label
         filters = self._filters(request, cat)
-        if request.mode == "swap_text":
-            hits = self.search.by_text(request.text, k=k, filters=filters)
-        else:
-            crop = proposal_crop(arr, item.mask, item.box)
-            hits = self.search.by_image(crop, k=k, filters=filters)
+        try:
+            if request.mode == "swap_text":
+                hits = self.search.by_text(request.text, k=k, filters=filters)
+            else:
+                crop = proposal_crop(arr, item.mask, item.box)
+                hits = self.search.by_image(crop, k=k, filters=filters)
+        except LookupError as e:  # an empty or unindexed catalogue
+            raise ValueError(f"cannot search the catalogue: {e}") from None
         return [(h.product, float(h.score)) for h in hits if self._usable(h.product)]
 
     def _plan_swaps(self, arr, analysis, request):
@@ -463,7 +537,7 @@ class RoomPipeline:
         bw, bh = x1 - x0, y1 - y0
         cands = []
         step = max(8, min(W, H) // 24)
-        for y in range(int(analysis.horizon_y + 0.08 * H), H, step):
+        for y in range(int(analysis.horizon_y + 0.15 * (H - analysis.horizon_y)), H, step):
             s = perspective_scale(item.contact_y, y, analysis.horizon_y)
             w, h = bw * s, bh * s
             if h < 0.05 * H or w > 0.9 * W:
@@ -471,9 +545,12 @@ class RoomPipeline:
             for x in range(step // 2, W, step):
                 if x - w / 2 < 0 or x + w / 2 > W or y - h < 0:
                     continue
-                if not floor[min(H - 1, y), x]:
-                    continue
                 fx0, fx1 = int(x - w / 2), int(x + w / 2)
+                # Standing on floor: the band just under the whole footprint is floor (not the
+                # foot of a wall that happens to share the floor's colour).
+                under = floor[min(H - 1, y): min(H, y + max(3, step // 2)), fx0:fx1]
+                if under.size == 0 or under.mean() < 0.8:
+                    continue
                 fy0 = int(y - max(2, h * 0.25))
                 foot = others[fy0:y, fx0:fx1]
                 overlap = float(foot.mean()) if foot.size else 1.0
@@ -484,6 +561,19 @@ class RoomPipeline:
                     continue
                 free = float(floor[max(0, fy0):y, fx0:fx1].mean()) if foot.size else 0.0
                 cands.append(((x, y), 0.6 * free + 0.4 * (1 - overlap)))
+        if len(cands) < n:
+            # Too little floor was recognised: slide the item along its own row (same depth, so
+            # the same size), wherever it fits and does not stand in another item.
+            y = item.contact_y
+            fy0 = int(y - max(2, bh * 0.25))
+            for x in range(step // 2, W, step):
+                fx0, fx1 = int(x - bw / 2), int(x + bw / 2)
+                if fx0 < 0 or fx1 > W or abs(x - (x0 + x1) / 2) < 0.5 * bw:
+                    continue
+                foot = others[max(0, fy0):y + 1, fx0:fx1]
+                overlap = float(foot.mean()) if foot.size else 1.0
+                if overlap <= 0.15:
+                    cands.append(((x, int(y)), 0.5 * (1 - overlap)))
         if not cands:
             return []
         pts = np.array([c[0] for c in cands], float)
@@ -506,35 +596,38 @@ class RoomPipeline:
             self._sprites[product.id] = Sprite.from_rgba(img)
         return self._sprites[product.id]
 
-    def _occlude(self, canvas, arr, analysis, exclude: set[int], contact_y: float, coverage: np.ndarray) -> None:
+    def _occlude(self, canvas, arr_win, analysis, exclude: set[int], contact_y: float, coverage: np.ndarray, win) -> None:
         """Re-draw items standing in front of a placed thing (nearer the camera: lower contact
-        row) where they overlap it, from the original photo."""
+        row) where they overlap it, from the original photo. ``canvas``, ``arr_win`` and
+        ``coverage`` are the window ``win`` of the photo."""
+        removed = np.zeros(arr_win.shape[:2], bool)
+        for i in exclude:
+            removed |= analysis.get(i).mask[win]
         for it in analysis.items:
-            if it.id in exclude or it.contact_y <= contact_y or it.confidence < 0.3:
-                continue
-            ov = it.mask & (coverage > 0.02)
+            if it.id in exclude or it.contact_y <= contact_y or it.confidence < 0.3 or it.label in FLAT_CATEGORIES:
+                continue  # behind it, unsure, or lying flat on the floor (a rug is under things)
+            m = it.mask[win]
+            if (m & removed).sum() > 0.3 * max(1, it.area):
+                continue  # a part of (or a cushion on) the item being replaced: gone with it
+            ov = m & (coverage > 0.02)
             if ov.any():
-                canvas[ov] = arr[ov]
+                canvas[ov] = arr_win[ov]
 
     def _render(self, arr, analysis, request, plan, k) -> Combination:
+        """One combination. All the work happens in a window around the edit (the hole, the
+        placed things and their shadows), so a combination costs a few milliseconds."""
         t0 = time.perf_counter()
         seed = int(request.seed) * 1000 + k
         H, W = arr.shape[:2]
-        products = []
-        placed_cov = []  # (product id, (H, W) float alpha written) for the similarity figure
-        edit = np.zeros((H, W), bool)
+        products: list[dict] = []
+        placements = []  # dicts: sprite, x0, y0, shadow (cx, cy, width, strength) or None, occlude_y, pid
         if "erase" in plan:
-            base, hole = self.erased(arr, analysis, plan["erase"], seed=request.seed)
-            canvas = base.astype(np.float32)
-            edit |= hole
-            names = ", ".join(analysis.get(i).label for i in plan["erase"])
-            desc = f"Removed the {names}"
+            ids = list(plan["erase"])
+            desc = "Removed the " + ", ".join(analysis.get(i).label for i in ids)
         elif "move" in plan:
             iid, (tx, ty), flip = plan["move"]
+            ids = [iid]
             item = analysis.get(iid)
-            base, hole = self.erased(arr, analysis, [iid], seed=request.seed)
-            canvas = base.astype(np.float32)
-            edit |= hole
             sprite = Sprite.from_item(arr, item.mask)
             if flip:
                 sprite = sprite.flipped()
@@ -542,49 +635,70 @@ class RoomPipeline:
             sw, sh = sprite.size
             sprite = sprite.resized(round(sw * s), round(sh * s))
             sw, sh = sprite.size
-            if item.label not in WALL_CATEGORIES:
-                contact_shadow(canvas, tx, ty, sw * 0.9, strength=0.35)
-            cov = paste(canvas, sprite, int(round(tx - sw / 2)), int(round(ty - sh + 1)))
-            self._occlude(canvas, arr, analysis, {iid}, ty, cov)
-            edit |= cov > 0.01
-            edit |= _shadow_region(tx, ty, sw, H, W)
+            shadow = (tx, ty, sw * 0.9, 0.35) if item.label not in WALL_CATEGORIES else None
+            placements.append(dict(sprite=sprite, x0=int(round(tx - sw / 2)), y0=int(round(ty - sh + 1)), shadow=shadow,
+                                   occlude_y=ty, pid=None))
             desc = f"Moved the {item.label} to ({tx}, {ty})" + (" and turned it around" if flip else "")
         else:
             ids = [iid for iid, *_ in plan["swaps"]]
-            base, hole = self.erased(arr, analysis, ids, seed=request.seed)
-            canvas = base.astype(np.float32)
-            edit |= hole
-            parts = []
             # Far items first so nearer ones overlap them.
             for iid, prod, score, flip in sorted(plan["swaps"], key=lambda t: analysis.get(t[0]).contact_y):
                 item = analysis.get(iid)
                 sprite = self._sprite(prod)
                 if flip:
                     sprite = sprite.flipped()
-                light = room_light(arr, item.box)
+                light = self._light(arr, analysis, item)
                 if prod.category in FLAT_CATEGORIES:
                     placed, px, py = warp_to_floor(sprite, item.box, analysis.horizon_y)
-                    placed = harmonise(placed, light, strength=0.7)
-                    cov = paste(canvas, placed, px, py)
+                    placements.append(dict(sprite=harmonise(placed, light, strength=0.7), x0=px, y0=py, shadow=None,
+                                           occlude_y=None, pid=prod.id))
                 else:
                     w, h = fit_standing(sprite.size, item.box)
-                    placed = harmonise(sprite.resized(w, h), light)
-                    cx = _footprint_cx(item)
-                    cy = item.contact_y
-                    if prod.category not in WALL_CATEGORIES:
-                        contact_shadow(canvas, cx, cy, w)
-                        edit |= _shadow_region(cx, cy, w, H, W)
-                    cov = paste(canvas, placed, int(round(cx - w / 2)), int(round(cy - h + 1)))
-                    self._occlude(canvas, arr, analysis, set(ids), cy, cov)
-                edit |= cov > 0.01
+                    cx, cy = _footprint_cx(item), item.contact_y
+                    shadow = (cx, cy, w, 0.45) if prod.category not in WALL_CATEGORIES else None
+                    placements.append(dict(sprite=harmonise(sprite.resized(w, h), light), x0=int(round(cx - w / 2)),
+                                           y0=int(round(cy - h + 1)), shadow=shadow, occlude_y=cy, pid=prod.id))
+            # Products and words in the order of the request's slots.
+            parts = []
+            for iid, prod, score, flip in plan["swaps"]:
                 products.append(prod.ref())
-                placed_cov.append((prod.id, cov))
                 price = f", {prod.price:g} {prod.currency or ''}".rstrip() if prod.price is not None else ""
-                parts.append(f"the {item.label} for {prod.title}{price}")
+                parts.append(f"the {analysis.get(iid).label} for {prod.title}{price}")
             desc = "Swapped " + " and ".join(parts)
-        out = np.clip(canvas + 0.5, 0, 255).astype(np.uint8)
+        base, hole, hole_box = self._erased_boxed(arr, analysis, ids, seed=request.seed)
+        # The window: hole, sprites and shadows.
+        boxes = [hole_box] if hole_box else []
+        for p in placements:
+            sw, sh = p["sprite"].size
+            boxes.append((p["x0"], p["y0"], p["x0"] + sw, p["y0"] + sh))
+            if p["shadow"]:
+                boxes.append(_shadow_box(*p["shadow"][:3]))
+        X0 = max(0, min(b[0] for b in boxes) - 2)
+        Y0 = max(0, min(b[1] for b in boxes) - 2)
+        X1 = min(W, max(b[2] for b in boxes) + 2)
+        Y1 = min(H, max(b[3] for b in boxes) + 2)
+        win = (slice(Y0, Y1), slice(X0, X1))
+        canvas = base[win].astype(np.float32)
+        edit_w = hole[win].copy()
+        placed_cov = []
+        for p in placements:
+            if p["shadow"]:
+                cx, cy, sw, strength = p["shadow"]
+                contact_shadow(canvas, cx - X0, cy - Y0, sw, strength=strength)
+                sb = _shadow_box(cx, cy, sw)
+                edit_w[max(0, sb[1] - Y0):max(0, sb[3] - Y0), max(0, sb[0] - X0):max(0, sb[2] - X0)] = True
+            cov = paste(canvas, p["sprite"], p["x0"] - X0, p["y0"] - Y0)
+            if p["occlude_y"] is not None:
+                self._occlude(canvas, arr[win], analysis, set(ids), p["occlude_y"], cov, win)
+            edit_w |= cov > 0.01
+            if p["pid"] is not None:
+                placed_cov.append((p["pid"], cov, (X0, Y0)))
+        out = arr.copy()
+        region = out[win]
         # Only the edited region may differ from the photo: enforce it exactly.
-        out[~edit] = arr[~edit]
+        region[edit_w] = np.clip(canvas[edit_w] + 0.5, 0, 255).astype(np.uint8)
+        edit = np.zeros((H, W), bool)
+        edit[win] = edit_w
         t1 = time.perf_counter()
         combo = Combination(
             image=Image.fromarray(out), products=products, backend="composite", seed=seed,
@@ -604,7 +718,7 @@ class RoomPipeline:
         prompts = [c.description for c in combos]
         out = self.refiner.render(
             [c.image for c in combos], [c.edited_mask for c in combos], room=Image.fromarray(arr),
-            product_images=product_images, prompts=prompts, seeds=[c.seed for c in combos],
+            product_images=product_images, prompts=prompts, seeds=[c.seed for c in combos], **self.refine_kwargs,
         )
         for c, im in zip(combos, out.images):
             c.image = im
@@ -631,17 +745,19 @@ class RoomPipeline:
             c.fidelity["ssim_outside"] = round(float(smap[outside].mean()) if outside.any() else 1.0, 4)
             c.fidelity["changed_fraction"] = round(float(c.edited_mask.mean()), 4)
             c.timings["fidelity"] = time.perf_counter() - t0
-            for pid, cov in getattr(c, "_placed", []):
-                crops.append(_rendered_crop(out, cov))
+            for pid, cov, (ox, oy) in getattr(c, "_placed", []):
+                h, w = cov.shape
+                crops.append(_rendered_crop(out[oy:oy + h, ox:ox + w], cov))
                 owners.append((c, pid))
         if not crops:
             return
-        if self.embedder is None:
+        if self.similarity_embedder is None:
             for c, _ in owners:
                 c.fidelity["product_similarity_note"] = "no image embedder configured"
             return
         t0 = time.perf_counter()
-        vecs = np.asarray(self.embedder.embed(crops), np.float32)
+        self._load_product_vecs({pid for _, pid in owners})
+        vecs = np.asarray(self.similarity_embedder.embed(crops), np.float32)
         for (c, pid), v in zip(owners, vecs):
             ref = self._product_vec(pid)
             if ref is None:
@@ -651,35 +767,40 @@ class RoomPipeline:
         for c in combos:
             c.timings["fidelity"] = c.timings.get("fidelity", 0.0) + dt
 
-    def _product_vec(self, pid: str) -> np.ndarray | None:
-        if pid not in self._product_vecs:
+    def _load_product_vecs(self, pids) -> None:
+        """Embed the catalogue photos of ``pids`` not embedded yet, in one batch."""
+        todo, images = [], []
+        for pid in sorted(set(pids) - set(self._product_vecs)):
             prod = self.catalog.get(pid) if self.catalog is not None else None
-            if prod is None:
-                return None
-            rel = prod.image_path or prod.cutout_path
+            rel = (prod.image_path or prod.cutout_path) if prod is not None else None
+            if rel is None:
+                continue
             p = Path(rel)
             if not p.is_absolute() and hasattr(self.catalog, "path"):
                 p = self.catalog.path(rel)
             if p is None or not p.is_file():
-                return None
-            img = load_image(p, max_bytes=self.max_upload_bytes, max_pixels=self.max_image_pixels)
-            self._product_vecs[pid] = np.asarray(self.embedder.embed([img]), np.float32)[0]
-        return self._product_vecs[pid]
+                continue
+            todo.append(pid)
+            images.append(load_image(p, max_bytes=self.max_upload_bytes, max_pixels=self.max_image_pixels))
+        if images:
+            for pid, v in zip(todo, np.asarray(self.similarity_embedder.embed(images), np.float32)):
+                self._product_vecs[pid] = v
+
+    def _product_vec(self, pid: str) -> np.ndarray | None:
+        self._load_product_vecs([pid])
+        return self._product_vecs.get(pid)
 
 
 def _footprint_cx(item: Item) -> float:
-    """x of the item's floor contact: the centre of its lowest 15 % of rows (a lamp's base, not
-    its shade)."""
-    ys, xs = np.nonzero(item.mask)
-    lo = ys >= ys.max() - max(1, 0.15 * (ys.max() - ys.min()))
-    return float(xs[lo].mean()) if lo.any() else (item.box[0] + item.box[2]) / 2
+    """x where a replacement stands: the middle of the item's box (its widest extent; the centre
+    of its lowest rows would follow one leg or a cushion hanging over the edge)."""
+    return (item.box[0] + item.box[2]) / 2
 
 
-def _shadow_region(cx, cy, width, H, W) -> np.ndarray:
-    m = np.zeros((H, W), bool)
+def _shadow_box(cx, cy, width) -> tuple[int, int, int, int]:
+    """Bounding box (x0, y0, x1, y1) of :func:`contact_shadow`'s footprint (may leave the photo)."""
     rx, ry = 0.55 * width + 0.2 * width, 0.07 * width * 4 + 4
-    m[max(0, int(cy - ry * 2)): min(H, int(cy + ry * 2)), max(0, int(cx - rx - 4)): min(W, int(cx + rx + 4))] = True
-    return m
+    return int(cx - rx - 4), int(cy - ry * 2), int(cx + rx + 4) + 1, int(cy + ry * 2) + 1
 
 
 def _rendered_crop(out: np.ndarray, cov: np.ndarray) -> Image.Image:

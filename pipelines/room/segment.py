@@ -71,6 +71,8 @@ def snap_mask(image: np.ndarray, mask: np.ndarray, radius: int | None = None) ->
 class _Regions:
     """Selective-search bookkeeping over a superpixel label image."""
 
+    edge_weight = 1.5  # weight of the shared-edge term in the similarity
+
     def __init__(self, labels: np.ndarray, image: np.ndarray, edges: np.ndarray, bins: int = 12):
         self.labels = labels
         n = int(labels.max()) + 1
@@ -131,7 +133,7 @@ class _Regions:
         key = (min(a, b), max(a, b))
         ln, s = self.border.get(key, (1.0, 0.0))
         s_edge = 1.0 - min(1.0, (s / max(ln, 1.0)) * 4.0)
-        return s_col + s_size + s_fill + 1.5 * s_edge
+        return s_col + s_size + s_fill + self.edge_weight * s_edge
 
     def merge(self, a: int, b: int, new: int) -> None:
         sa, sb = self.area[a], self.area[b]
@@ -177,7 +179,8 @@ class ClassicalSegmenter:
     Args:
         work_side: long side (pixels) at which proposals are computed; masks come back at the
             input size.
-        fz_scale, fz_sigma, fz_min_size: Felzenszwalb superpixel parameters at ``work_side``.
+        fz_scales, fz_sigma, fz_min_size: Felzenszwalb superpixel parameters at ``work_side``
+            (one selective search per scale).
         max_proposals: proposals returned by :meth:`propose`, best first.
         min_area, max_area: proposal area limits as fractions of the photo.
     """
@@ -187,7 +190,7 @@ class ClassicalSegmenter:
     def __init__(
         self,
         work_side: int = 384,
-        fz_scale: float = 120.0,
+        fz_scales: tuple[float, ...] = (100.0, 300.0),
         fz_sigma: float = 0.8,
         fz_min_size: int = 60,
         max_proposals: int = 48,
@@ -195,7 +198,7 @@ class ClassicalSegmenter:
         max_area: float = 0.45,
     ):
         self.work_side = work_side
-        self.fz_scale, self.fz_sigma, self.fz_min_size = fz_scale, fz_sigma, fz_min_size
+        self.fz_scales, self.fz_sigma, self.fz_min_size = tuple(fz_scales), fz_sigma, fz_min_size
         self.max_proposals = max_proposals
         self.min_area, self.max_area = min_area, max_area
         self.last_timings: dict[str, float] = {}
@@ -215,11 +218,15 @@ class ClassicalSegmenter:
             (labels (h, w) int32 0..n-1, the resized image (h, w, 3) uint8, scale factor work/input).
         """
         small, s = _resize_to(image, self.work_side)
-        labels = felzenszwalb(small, scale=self.fz_scale, sigma=self.fz_sigma, min_size=self.fz_min_size)
+        labels = felzenszwalb(small, scale=self.fz_scales[0], sigma=self.fz_sigma, min_size=self.fz_min_size)
         return labels.astype(np.int32), small, s
 
     def propose(self, image: np.ndarray) -> list[MaskProposal]:
         """Automatic object proposals, best first.
+
+        Selective search runs for each superpixel scale in ``fz_scales`` and with two similarity
+        mixes (colour+size+fill+shared-edge, and colour+size+fill), which diversifies the regions
+        found; all candidates are ranked together and deduplicated.
 
         Args:
             image: (H, W, 3) uint8 RGB.
@@ -228,28 +235,32 @@ class ClassicalSegmenter:
         """
         self.check_image(image)
         t0 = time.perf_counter()
-        labels, small, _ = self.superpixels(image)
+        small, _ = _resize_to(image, self.work_side)
         edges = edge_magnitude(small)
+        cands = []  # (score, label image index, region id, regions)
+        label_images = []
+        for scale in self.fz_scales:
+            labels = felzenszwalb(small, scale=scale, sigma=self.fz_sigma, min_size=self.fz_min_size).astype(np.int32)
+            label_images.append(labels)
+            for edge_weight in (1.5, 0.0):
+                R = _Regions(labels, small, edges)
+                R.edge_weight = edge_weight
+                regions = self._selective_search(R)
+                cands += [(s, len(label_images) - 1, r, R) for s, r in self._score(R, regions, small.shape[:2])]
         t1 = time.perf_counter()
-        R = _Regions(labels, small, edges)
-        cands = self._selective_search(R)
-        t2 = time.perf_counter()
-        props = self._select(R, cands, small.shape[:2])
+        chosen = self._dedupe(cands, label_images)
         out = []
-        H, W = image.shape[:2]
-        for members, score in props:
-            m_small = np.isin(labels, members)
-            # Fill small holes (handles, patterns) so items are solid.
-            m_small = _fill_holes(m_small)
-            mask = snap_mask_box(image, m_small)
-            if not mask.any():
-                continue
-            p = MaskProposal.from_mask(mask, score, self.source)
-            out.append(p)
-        self.last_timings = {"superpixels": t1 - t0, "merge": t2 - t1, "masks": time.perf_counter() - t2}
+        top = max((c[0] for c in chosen), default=1.0)
+        for score, m_small in chosen:
+            # Fill small holes (handles, patterns) so items are solid; snap to full-res edges.
+            mask = snap_mask_box(image, _fill_holes(m_small))
+            if mask.any():
+                out.append(MaskProposal.from_mask(mask, float(min(1.0, score / (top + 1e-6))), self.source))
+        self.last_timings = {"regions": t1 - t0, "masks": time.perf_counter() - t1}
         return out
 
     def _selective_search(self, R: _Regions) -> list[int]:
+        """Greedy merging of the most similar neighbours; every region ever formed is returned."""
         heap = []
         for a, b in R.border:
             heapq.heappush(heap, (-R.similarity(a, b), a, b))
@@ -269,7 +280,8 @@ class ClassicalSegmenter:
             nxt += 1
         return cands
 
-    def _select(self, R: _Regions, cands: list[int], shape: tuple[int, int]) -> list[tuple[tuple[int, ...], float]]:
+    def _score(self, R: _Regions, cands: list[int], shape: tuple[int, int]) -> list[tuple[float, int]]:
+        """(objectness, region) for the regions that pass the size and shape filters."""
         h, w = shape
         scored = []
         for r in cands:
@@ -277,8 +289,9 @@ class ClassicalSegmenter:
             if not (self.min_area <= frac <= self.max_area):
                 continue
             x0, y0, x1, y1 = R.box[r]
-            bw, bh = x1 - x0, y1 - y0
-            fill = R.area[r] / max(bw * bh, 1)
+            if (x1 - x0) < 0.02 * w or (y1 - y0) < 0.02 * h:
+                continue  # slivers (seams, shadows, skirting)
+            fill = R.area[r] / max((x1 - x0) * (y1 - y0), 1)
             if fill < 0.25:
                 continue  # thin scattered unions are never one item
             # Regions hugging three or more image sides are walls/floor, not furniture.
@@ -288,30 +301,32 @@ class ClassicalSegmenter:
             ln, esum = R.outline[r]
             boundary = esum / max(ln, 1.0)
             inner = R.inner[r] / max(R.area[r], 1.0)
+            if y0 <= 1 and frac > 0.06 and inner < 0.02:
+                continue  # a bare wall or ceiling patch
             # Strong outline, some inner texture (furniture has seams and shading; bare wall
             # and floor patches have neither), compact, not glued to the photo's frame.
             s = boundary * min(1.0, 0.3 + 4.0 * inner) * (0.5 + 0.5 * fill) * (1.0 - 0.2 * sides)
             scored.append((s, r))
-        scored.sort(reverse=True)
-        chosen: list[tuple[set, int, float]] = []
-        for s, r in scored:
-            mem = set(R.members[r])
-            area = R.area[r]
-            dup = False
-            for cm, ca, _ in chosen:
-                inter = sum(R.size[i] for i in mem & cm) if len(mem) < len(cm) else sum(R.size[i] for i in cm & mem)
-                if inter / (area + ca - inter) > 0.7:
-                    dup = True
-                    break
-            if dup:
+        return scored
+
+    def _dedupe(self, cands, label_images) -> list[tuple[float, np.ndarray]]:
+        """Best candidates whose masks overlap no better one by IoU > 0.7 (checked at 1/4 scale)."""
+        cands.sort(key=lambda c: -c[0])
+        chosen: list[tuple[float, np.ndarray]] = []
+        tiny: list[tuple[np.ndarray, int]] = []
+        for score, li, r, R in cands:
+            m = np.isin(label_images[li], R.members[r])
+            t = m[::4, ::4]
+            ta = int(t.sum())
+            if ta == 0:
                 continue
-            chosen.append((mem, area, s))
+            if any(np.logical_and(t, u).sum() / (ta + ua - np.logical_and(t, u).sum()) > 0.7 for u, ua in tiny):
+                continue
+            chosen.append((score, m))
+            tiny.append((t, ta))
             if len(chosen) >= self.max_proposals:
                 break
-        if not chosen:
-            return []
-        top = max(c[2] for c in chosen)
-        return [(tuple(sorted(m)), float(min(1.0, s / (top + 1e-6)))) for m, _, s in chosen]
+        return chosen
 
     def from_prompts(
         self,
@@ -372,6 +387,12 @@ class ClassicalSegmenter:
         rad = max(2, max(h, w) // 80)
         for x, y in pos:
             cv2.circle(gc, (int(x), int(y)), rad, int(cv2.GC_FGD), -1)
+        if box is not None and len(pos) == 0:
+            # A box alone: its centre is almost always on the item; saying so keeps GrabCut from
+            # collapsing to nothing when the item's colours also occur around it.
+            cx, cy = (bx0 + bx1) / 2, (by0 + by1) / 2
+            cv2.ellipse(gc, (int(cx), int(cy)), (max(1, int((bx1 - bx0) * 0.12)), max(1, int((by1 - by0) * 0.12))),
+                        0, 0, 360, int(cv2.GC_FGD), -1)
         for x, y in neg:
             cv2.circle(gc, (int(x), int(y)), rad, int(cv2.GC_BGD), -1)
         if not ((gc == cv2.GC_BGD) | (gc == cv2.GC_PR_BGD)).any() or not ((gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)).any():
@@ -383,7 +404,9 @@ class ClassicalSegmenter:
         cv2.grabCut(bgr, gc, None, bgd, fgd, 4, cv2.GC_INIT_WITH_MASK)
         m = (gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)
         m = _keep_prompted_component(m, pos)
-        m = _fill_holes(m)
+        m = _fill_holes(m, keep_open=neg)
+        if box is not None and m.sum() < 0.05 * (bx1 - bx0) * (by1 - by0):
+            m = _superpixels_in_box(labels, small, (bx0, by0, bx1, by1))
         if not m.any():
             # Nothing separable: fall back to the prompt itself rather than returning nothing.
             m = np.zeros((h, w), bool)
@@ -399,16 +422,46 @@ class ClassicalSegmenter:
         return MaskProposal.from_mask(mask if mask.any() else cv2.resize(m.astype(np.uint8), (W, H)) > 0, score, "grabcut")
 
 
-def _fill_holes(mask: np.ndarray) -> np.ndarray:
-    """Fill enclosed holes of a bool mask (regions not connected to the border)."""
+def _superpixels_in_box(labels: np.ndarray, image: np.ndarray, box) -> np.ndarray:
+    """Fallback mask for a box: superpixels lying mostly inside it whose colour differs from the
+    ring just outside it (the background continuing into the box)."""
+    x0, y0, x1, y1 = box
+    h, w = labels.shape
+    inside = np.zeros((h, w), bool)
+    inside[y0:y1, x0:x1] = True
+    n = int(labels.max()) + 1
+    tot = np.bincount(labels.ravel(), minlength=n)
+    ins = np.bincount(labels[inside], minlength=n)
+    keep = ins >= 0.85 * np.maximum(tot, 1)
+    ring = np.zeros((h, w), bool)
+    pad = max(2, (x1 - x0) // 12)
+    ring[max(0, y0 - pad):min(h, y1 + pad), max(0, x0 - pad):min(w, x1 + pad)] = True
+    ring &= ~inside
+    lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32)
+    if ring.any():
+        bg = np.median(lab[ring], axis=0)
+        mean = np.stack([np.bincount(labels.ravel(), weights=lab[..., c].ravel(), minlength=n) / np.maximum(tot, 1) for c in range(3)], 1)
+        keep &= np.linalg.norm(mean - bg, axis=1) > 12
+    return _fill_holes(np.isin(labels, np.flatnonzero(keep)))
+
+
+def _fill_holes(mask: np.ndarray, keep_open: np.ndarray | None = None) -> np.ndarray:
+    """Fill enclosed holes of a bool mask (regions not connected to the border), except holes
+    containing one of the (x, y) points ``keep_open`` (negative clicks)."""
     m = mask.astype(np.uint8)
     h, w = m.shape
     ff = np.zeros((h + 2, w + 2), np.uint8)
     ff[1:-1, 1:-1] = m
     inv = ff.copy()
     cv2.floodFill(inv, None, (0, 0), 1)
-    holes = inv == 0
-    return (mask | holes[1:-1, 1:-1]).astype(bool)
+    holes = (inv == 0)[1:-1, 1:-1]
+    if keep_open is not None and len(keep_open) and holes.any():
+        n, cc = cv2.connectedComponents(holes.astype(np.uint8), connectivity=4)
+        for x, y in np.asarray(keep_open).reshape(-1, 2):
+            v = cc[min(h - 1, int(y)), min(w - 1, int(x))]
+            if v:
+                holes[cc == v] = False
+    return (mask | holes).astype(bool)
 
 
 def _keep_prompted_component(mask: np.ndarray, pos: np.ndarray) -> np.ndarray:

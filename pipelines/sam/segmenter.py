@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
+import cv2
 import numpy as np
 import torch
 from segment_anything import SamAutomaticMaskGenerator, SamPredictor
@@ -49,25 +50,49 @@ def safe_load_state_dict(path: str | Path, settings=None) -> dict[str, torch.Ten
 load_sam_weights = safe_load_state_dict
 
 
+def _image_key(image: np.ndarray, image_format: str = "RGB") -> str:
+    return hashlib.blake2b(np.ascontiguousarray(image).tobytes(), digest_size=16).hexdigest() + f"{image.shape}{image_format}"
+
+
 class _CachedPredictor(SamPredictor):
     """SamPredictor that skips ``set_image`` when it is given the photo it already encoded.
 
     The image encoder is nearly all of SAM's cost; a person clicking several times on the same
-    room, or proposals followed by a click, then pays for it once.
+    room, or proposals followed by a click, then pays for it once. A downscaled copy of the
+    encoded photo can be registered with :meth:`alias`: "setting" it reuses the full-resolution
+    embedding and only makes masks come out at the copy's size (cheaper post-processing).
     """
 
     _key: str | None = None
+    _full_size: tuple[int, int] | None = None
+    _alias_key: str | None = None
 
     def set_image(self, image: np.ndarray, image_format: str = "RGB") -> None:
-        key = hashlib.blake2b(image.tobytes(), digest_size=16).hexdigest() + f"{image.shape}{image_format}"
-        if key == self._key and self.is_image_set:
+        key = _image_key(image, image_format)
+        if self.is_image_set and key == self._key:
+            self.original_size = self._full_size
+            return
+        if self.is_image_set and key == self._alias_key:
+            self.original_size = image.shape[:2]
             return
         super().set_image(image, image_format)
-        self._key = key
+        self._key, self._full_size, self._alias_key = key, self.original_size, None
+
+    def alias(self, small: np.ndarray) -> None:
+        """Let ``small`` (a resized copy of the encoded photo) share its embedding."""
+        self._alias_key = _image_key(small)
 
     def reset_image(self) -> None:
+        # The automatic generator resets after each crop; keep the embedding for the clicks
+        # that usually follow on the same photo. ``forget`` really drops it.
+        if self._full_size is None:  # nothing cached (also: SamPredictor.__init__)
+            super().reset_image()
+        else:
+            self.original_size = self._full_size
+
+    def forget(self) -> None:
         super().reset_image()
-        self._key = None
+        self._key = self._full_size = self._alias_key = None
 
 
 class SamSegmenter:
@@ -77,12 +102,19 @@ class SamSegmenter:
         sam: a segment-anything ``Sam`` (weights loaded).
         device: where SAM runs ("cpu", "cuda", ...).
         points_per_side: density of the automatic generator's point grid (points_per_side**2 prompts).
-            16 (256 prompts) keeps a ViT-B run on a 2-core CPU to seconds; SAM's own default is 32.
-        points_per_batch: prompts decoded at once.
+            None: 16 on a GPU, 8 on a CPU. The decoder repeats its work per prompt: for ViT-B on
+            a 1024-px photo with 2 threads we measured 24 s of CPU for the image encoder and 64 s
+            to decode 256 prompts (16 per side), so 8 per side (64 prompts) is what fits a CPU.
+            SAM's own default is 32.
+        points_per_batch: prompts decoded at once; each holds 3 full-size float masks, so 16 keeps
+            a 1024-px photo's decoding under ~200 MB.
         pred_iou_thresh, stability_score_thresh, box_nms_thresh: segment-anything's filters.
         min_area_frac: proposals smaller than this fraction of the photo are dropped (specks are
             never furniture), and holes/islands below it are cleaned by segment-anything.
         max_proposals: keep at most this many proposals, best scores first.
+        proposal_side: the automatic generator post-processes its masks at this long side (the
+            image encoder still sees the full photo); None for full size. SAM's masks come from
+            256x256 logits, so 512 loses little and cuts that cost ~4x on a 1024-px photo.
         name: backend name recorded in every proposal ("sam-vit_b", ...).
     """
 
@@ -90,20 +122,23 @@ class SamSegmenter:
         self,
         sam: Sam,
         device: str | torch.device = "cpu",
-        points_per_side: int = 16,
-        points_per_batch: int = 64,
+        points_per_side: int | None = None,
+        points_per_batch: int = 16,
         pred_iou_thresh: float = 0.86,
         stability_score_thresh: float = 0.92,
         box_nms_thresh: float = 0.7,
         min_area_frac: float = 0.002,
         max_proposals: int = 64,
+        proposal_side: int | None = 512,
         name: str = "sam",
     ):
+        self.device = torch.device(device)
+        if points_per_side is None:
+            points_per_side = 16 if self.device.type == "cuda" else 8
         if points_per_side < 1:
             raise ValueError(f"points_per_side must be >= 1, got {points_per_side}")
         if not 0.0 <= min_area_frac < 1.0:
             raise ValueError(f"min_area_frac must be in [0, 1), got {min_area_frac}")
-        self.device = torch.device(device)
         self.sam = sam.to(self.device).eval()
         self.points_per_side = points_per_side
         self.points_per_batch = points_per_batch
@@ -112,6 +147,7 @@ class SamSegmenter:
         self.box_nms_thresh = box_nms_thresh
         self.min_area_frac = min_area_frac
         self.max_proposals = max_proposals
+        self.proposal_side = proposal_side
         self.backend = name
         self.predictor = _CachedPredictor(self.sam)
         self.last_timings: dict[str, float] = {}
@@ -214,6 +250,17 @@ class SamSegmenter:
         self.check_image(image)
         t0 = time.perf_counter()
         h, w = image.shape[:2]
+        # Encode the full photo once (shared with later clicks); run the generator's mask
+        # post-processing (upsampling, stability, RLE, NMS over points_per_side**2 x 3 masks) on
+        # a copy of at most proposal_side px, then bring the kept masks back to full size.
+        self.predictor.set_image(image)
+        small = image
+        if self.proposal_side and max(h, w) > self.proposal_side:
+            s = self.proposal_side / max(h, w)
+            small = cv2.resize(image, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+            self.predictor.alias(small)
+        sh, sw = small.shape[:2]
+        t_enc = time.perf_counter()
         generator = SamAutomaticMaskGenerator(
             self.sam,
             points_per_side=self.points_per_side,
@@ -221,14 +268,17 @@ class SamSegmenter:
             pred_iou_thresh=self.pred_iou_thresh,
             stability_score_thresh=self.stability_score_thresh,
             box_nms_thresh=self.box_nms_thresh,
-            min_mask_region_area=int(self.min_area_frac * h * w),
+            min_mask_region_area=int(self.min_area_frac * sh * sw),
         )
         generator.predictor = self.predictor  # share the cached image embedding with from_prompts
-        records = generator.generate(image)
+        records = generator.generate(small)
+        self.predictor.reset_image()  # back to full-size masks for clicks
         min_area = self.min_area_frac * h * w
         out = []
         for r in sorted(records, key=lambda r: -r["predicted_iou"]):
             mask = r["segmentation"]
+            if small is not image:
+                mask = cv2.resize(mask.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR) > 0.5
             area = int(mask.sum())
             if area == 0 or area < min_area:
                 continue
@@ -237,7 +287,8 @@ class SamSegmenter:
             out.append(p)
             if len(out) >= self.max_proposals:
                 break
-        self.last_timings = {"propose_s": time.perf_counter() - t0}
+        t1 = time.perf_counter()
+        self.last_timings = {"encode_s": t_enc - t0, "generate_s": t1 - t_enc, "propose_s": t1 - t0}
         return out
 
     @torch.inference_mode()

@@ -35,15 +35,16 @@ def srgb_to_lab(rgb01: np.ndarray) -> np.ndarray:
     """(..., 3) float sRGB in [0, 1] -> (..., 3) float32 Lab."""
     a = np.asarray(rgb01, np.float32)
     shp = a.shape
-    lab = cv2.cvtColor(np.clip(a, 0, 1).reshape(-1, 1, 3), cv2.COLOR_RGB2Lab)
-    return lab.reshape(shp)
+    # One long row, not one long column: cv2 pays a cost per row.
+    flat = np.clip(a, 0, 1).reshape(shp if a.ndim == 3 else (1, -1, 3))
+    return cv2.cvtColor(flat, cv2.COLOR_RGB2Lab).reshape(shp)
 
 
 def lab_to_srgb(lab: np.ndarray) -> np.ndarray:
     """(..., 3) float Lab -> (..., 3) float32 sRGB clipped to [0, 1]."""
     a = np.asarray(lab, np.float32)
     shp = a.shape
-    rgb = cv2.cvtColor(a.reshape(-1, 1, 3), cv2.COLOR_Lab2RGB)
+    rgb = cv2.cvtColor(np.ascontiguousarray(a.reshape(shp if a.ndim == 3 else (1, -1, 3))), cv2.COLOR_Lab2RGB)
     return np.clip(rgb.reshape(shp), 0, 1)
 
 

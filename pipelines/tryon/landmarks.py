@@ -54,11 +54,15 @@ class Face:
         depth: (478,) float32 relative depth (mediapipe z, in units of image width; smaller is
             nearer the camera).
         box: (x0, y0, x1, y1) integer pixel box of the landmarks, clipped to the image.
+        mirrored: found on the mirrored photo (see :meth:`FaceMesh.detect`): the coordinates
+            are mapped back, but each "left" index then marks the subject's right feature
+            and vice versa. Regions here always use both sides, so they are unaffected.
     """
 
     landmarks: np.ndarray
     depth: np.ndarray
     box: tuple[int, int, int, int]
+    mirrored: bool = False
 
     @property
     def area(self) -> int:
@@ -78,7 +82,7 @@ class Face:
         return float(np.clip(2.0 * (nose - xl) / width - 1.0, -1.0, 1.0))
 
     def to_dict(self) -> dict:
-        return {"box": list(self.box), "yaw": round(self.yaw(), 3), "n_landmarks": int(len(self.landmarks))}
+        return {"box": list(self.box), "yaw": round(self.yaw(), 3), "n_landmarks": int(len(self.landmarks)), "mirrored": self.mirrored}
 
 
 class FaceMesh:
@@ -113,6 +117,10 @@ class FaceMesh:
     def detect(self, rgb: np.ndarray) -> list[Face]:
         """Faces in ``rgb``, largest first.
 
+        mediapipe's face detector is not mirror-symmetric: some faces turned to one side are
+        found only in the mirrored photo. For photos (not video), when nothing is found the
+        mirrored photo is tried as well.
+
         Args:
             rgb: (H, W, 3) uint8 RGB image.
         Returns:
@@ -123,14 +131,20 @@ class FaceMesh:
         h, w = rgb.shape[:2]
         with self._lock:
             res = self._mesh.process(np.ascontiguousarray(rgb))
+            mirrored = False
+            if not res.multi_face_landmarks and not self.video:
+                res = self._mesh.process(np.ascontiguousarray(rgb[:, ::-1]))
+                mirrored = True
         faces = []
         for lm in res.multi_face_landmarks or []:
             arr = np.array([(p.x * w, p.y * h, p.z * w) for p in lm.landmark], dtype=np.float32)
+            if mirrored:
+                arr[:, 0] = w - arr[:, 0]
             xy = arr[:, :2]
             x0, y0 = np.floor(xy.min(0)).astype(int)
             x1, y1 = np.ceil(xy.max(0)).astype(int) + 1
             box = (max(0, int(x0)), max(0, int(y0)), min(w, int(x1)), min(h, int(y1)))
-            faces.append(Face(landmarks=xy.copy(), depth=arr[:, 2].copy(), box=box))
+            faces.append(Face(landmarks=xy.copy(), depth=arr[:, 2].copy(), box=box, mirrored=mirrored))
         faces.sort(key=lambda f: -f.area)
         return faces
 

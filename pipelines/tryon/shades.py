@@ -52,9 +52,9 @@ def colour_score(shade_hex: str, tone: SkinTone, kind: str) -> float:
                 score += 3.0
             elif tone.undertone == "cool" and warmish:
                 score += 3.0
-    # Pale pastels on deep skin look chalky, very dark shades on very light skin look harsh.
-    if skin[0] < 45 and lab[0] > 75:
-        score += 5.0
+    # Pale pastels on deep skin look chalky: shades much lighter than deep skin are demoted.
+    if skin[0] < 55 and lab[0] > skin[0] + 12:
+        score += 6.0 + 0.2 * float(lab[0] - skin[0] - 12)
     return score
 
 

@@ -71,6 +71,7 @@ def skin_probability(
     not_skin: np.ndarray | None = None,
     max_side: int = 320,
     seed: int = 0,
+    texture: bool = True,
 ) -> np.ndarray:
     """Per-pixel posterior probability of skin.
 
@@ -81,6 +82,7 @@ def skin_probability(
         not_skin: (H, W) bool pixels known not to be skin (eyes, brows, mouth interior), used
             as extra background samples.
         max_side: the model runs at this resolution; the result is upsampled.
+        texture: add local lightness contrast as a feature (skin is smooth, hair is not).
     Returns:
         (H, W) float32 in [0, 1].
     """
@@ -93,12 +95,17 @@ def skin_probability(
     if sd.sum() < 30:
         return np.zeros((h, w), np.float32)
     lab = _lab_image(small)
-    X = lab.reshape(-1, 3)
-    mu, cov = _fit_gaussian(lab[sd], reg=np.array([4.0, 1.0, 1.0]))
+    if texture:
+        L = lab[..., 0]
+        m1 = cv2.blur(L, (5, 5))
+        m2 = cv2.blur(L * L, (5, 5))
+        tex = np.log1p(np.sqrt(np.clip(m2 - m1 * m1, 0, None)))
+        lab = np.concatenate([lab, 4.0 * tex[..., None]], axis=2)
+    nd = lab.shape[2]
+    X = lab.reshape(-1, nd)
+    mu, cov = _fit_gaussian(lab[sd], reg=np.array([4.0, 1.0, 1.0, 1.0][:nd]))
     # Lightness varies with shading far more than chroma does: widen it.
     cov = cov.copy()
-    cov[0, :] *= 1.0
-    cov[:, 0] *= 1.0
     cov[0, 0] *= 6.0
     ll_skin = _loglik(X, mu, cov)
 
@@ -122,7 +129,7 @@ def skin_probability(
         em.trainEM(X[idx].astype(np.float64))
         # Score all pixels at once from the model's parameters (predict2 is per sample).
         means, covs, wts = em.getMeans(), em.getCovs(), em.getWeights().ravel()
-        comps = [np.log(max(wt, 1e-6)) + _loglik(X, m, c + np.eye(3) * 1.0) for m, c, wt in zip(means, covs, wts)]
+        comps = [np.log(max(wt, 1e-6)) + _loglik(X, m, c + np.eye(nd) * 1.0) for m, c, wt in zip(means, covs, wts)]
         ll_bg = np.logaddexp.reduce(np.stack(comps), axis=0)
     prior_skin = 0.5
     logit = (ll_skin - ll_bg) + np.log(prior_skin / (1 - prior_skin))

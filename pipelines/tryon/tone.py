@@ -10,6 +10,13 @@ from references that share the face's light where possible:
   it is visible, else the scene's bright non-skin pixels (white patch).
 
 Both are ratios, so a global exposure or white-balance change of the photo cancels out.
+
+Exposure estimates can be wrong (no white in the scene, sclera hidden), so the skin colour is
+also predicted from its *chromaticity* alone (log R/G and log B/G of white-balanced linear RGB,
+which do not change with exposure): a quadratic regression fitted on the 6,812 real foundation
+shades of The Pudding's data set (R^2 0.71 for L*, 0.88 for a*, 0.86 for b*), since a
+foundation shade is made to match a skin colour. The tone is the mean of the two estimates
+(weight ``CHROMA_WEIGHT``): each alone mistakes some faces (see the resolution notes).
 """
 
 from __future__ import annotations
@@ -27,10 +34,20 @@ MONK_LAB = np.stack([srgb_to_lab(np.array([int(h[i:i + 2], 16) for i in (1, 3, 5
 # Calibration constants (see bench/eval_tryon.py, which prints the figures they come from).
 SCLERA_TARGET_Y = 0.42  # linear luminance of a sclera in a well-exposed portrait
 SCENE_TARGET_Y = 0.80  # linear luminance of the scene's bright (98th percentile) non-skin pixels
-EXPOSURE_RANGE = (0.6, 3.0)
+EXPOSURE_RANGE = (0.6, 2.0)
 GAIN_RANGE = (0.67, 1.5)
-# Undertone from the skin's hue angle h_ab (degrees): redder is cool, yellower is warm.
-COOL_BELOW, WARM_ABOVE = 55.0, 63.0
+# Undertone from the skin's hue angle h_ab (degrees): redder is cool, yellower is warm. The Pudding's
+# shades labelled cool / neutral / warm have median hues 58 / 61 / 64.5 degrees (heavy overlap).
+COOL_BELOW, WARM_ABOVE = 56.0, 63.0
+# Skin Lab from chromaticity: rows L*, a*, b*; columns x1, x2, x1^2, x2^2, x1*x2, 1 with
+# x1 = log(R/G), x2 = log(B/G) of linear RGB. Fitted by fit_chroma_model() on
+# shared/data/shades/foundation_pudding/allShades.csv (bench/eval_tryon.py --part chroma refits it).
+CHROMA_COEF = np.array([
+    [-85.666, -11.8006, 6.6291, -18.8124, -32.0622, 105.2539],
+    [32.6426, 9.0956, -14.6639, -3.4423, -15.4279, -0.1336],
+    [1.0178, -47.4786, -2.3768, -10.7935, 5.6347, 4.0882],
+])
+CHROMA_WEIGHT = 0.6
 # ITA groups.
 LIGHT_ABOVE, DARK_BELOW = 41.0, 10.0
 _W = np.array([0.2126, 0.7152, 0.0722], np.float32)  # Rec. 709 luminance of linear RGB
@@ -118,27 +135,76 @@ def correct(rgb01: np.ndarray, light: Light) -> np.ndarray:
 
 
 def skin_colour(rgb: np.ndarray, skin: np.ndarray, light: Light) -> tuple[np.ndarray, np.ndarray] | None:
-    """(corrected Lab, raw Lab) of the skin: the mean of pixels between the 50th and 90th
-    lightness percentile (lit skin, no shadow, no specular highlight). None if < 30 pixels."""
+    """(corrected Lab, raw Lab) of the skin, None if < 30 pixels.
+
+    Pixels between the 50th and 90th lightness percentile are used (lit skin: no shadow, no
+    specular highlight). The corrected colour averages the exposure-corrected measurement and
+    the chromaticity prediction (see the module docstring).
+    """
     px = rgb[skin]
     if len(px) < 30:
         return None
-    out = []
-    for p in (correct(px.astype(np.float32) / 255.0, light), px.astype(np.float32) / 255.0):
-        lab = srgb_to_lab(p)
-        lo, hi = np.percentile(lab[:, 0], [50, 90])
-        sel = (lab[:, 0] >= lo) & (lab[:, 0] <= hi)
-        out.append(lab[sel].mean(0) if sel.sum() >= 5 else lab.mean(0))
-    return out[0], out[1]
+    raw01 = px.astype(np.float32) / 255.0
+    lab_raw = srgb_to_lab(raw01)
+    lo, hi = np.percentile(lab_raw[:, 0], [50, 90])
+    sel = (lab_raw[:, 0] >= lo) & (lab_raw[:, 0] <= hi)
+    if sel.sum() < 5:
+        sel[:] = True
+    raw = lab_raw[sel].mean(0)
+    measured = srgb_to_lab(correct(raw01[sel], light)).mean(0)
+    lin_wb = srgb_to_linear(raw01[sel]).mean(0) * np.asarray(light.gains, np.float32)
+    predicted = chroma_lab(lin_wb)
+    lab = CHROMA_WEIGHT * predicted + (1 - CHROMA_WEIGHT) * measured
+    lab[0] = float(np.clip(lab[0], 0, 100))
+    return lab.astype(np.float32), raw
 
 
-def monk_level(lab: np.ndarray) -> tuple[int, float]:
-    """Nearest Monk level (1..10) to a skin Lab colour, and the margin in [0, 1] to the second
-    nearest (0: exactly between two levels)."""
+def _chroma_features(lin_rgb: np.ndarray) -> np.ndarray:
+    m = np.asarray(lin_rgb, np.float64) + 1e-4
+    x1, x2 = np.log(m[..., 0] / m[..., 1]), np.log(m[..., 2] / m[..., 1])
+    return np.stack([x1, x2, x1 ** 2, x2 ** 2, x1 * x2, np.ones_like(x1)], axis=-1)
+
+
+def chroma_lab(lin_rgb: np.ndarray) -> np.ndarray:
+    """Skin Lab predicted from the chromaticity of a white-balanced linear RGB colour (3,)."""
+    return (_chroma_features(lin_rgb) @ CHROMA_COEF.T).astype(np.float32)
+
+
+def fit_chroma_model(hexes: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Least-squares fit of :data:`CHROMA_COEF` on skin-matching shades; returns (coef, R^2 per
+    channel). Malformed hex codes are skipped."""
+    from pipelines.tryon.color import hex_to_rgb
+
+    rgb = []
+    for h in hexes:
+        try:
+            rgb.append(hex_to_rgb(h))
+        except ValueError:
+            continue
+    rgb = np.array(rgb, np.float32) / 255.0
+    A = _chroma_features(srgb_to_linear(rgb))
+    lab = srgb_to_lab(rgb).astype(np.float64)
+    coef, *_ = np.linalg.lstsq(A, lab, rcond=None)
+    pred = A @ coef
+    r2 = 1 - np.var(lab - pred, axis=0) / np.var(lab, axis=0)
+    return coef.T, r2
+
+
+def monk_level(lab: np.ndarray, sigma: float = 3.0) -> tuple[int, float]:
+    """Monk level (1..10) of a skin Lab colour, and a margin in [0, 1] (0: the two nearest
+    swatches are equally near, 1: the second is far).
+
+    The Monk swatches are far from evenly spaced: levels 1-3 differ by ~2 L* and a few b*,
+    levels 5-6 by 23 L*. Taking the nearest swatch makes near-ties jump (1 <-> 3) on tiny
+    changes, so the level is interpolated between the two nearest swatches by their
+    closeness (Gaussian weights, ``sigma`` in distance units) and rounded.
+    """
     d = np.sqrt((MONK_LAB[:, 0] - lab[0]) ** 2 + (0.5 * (MONK_LAB[:, 2] - lab[2])) ** 2)
-    order = np.argsort(d)
-    d1, d2 = d[order[0]], d[order[1]]
-    return int(order[0]) + 1, float((d2 - d1) / max(d2 + d1, 1e-6))
+    i1, i2 = np.argsort(d)[:2]
+    w1, w2 = np.exp(-0.5 * (d[[i1, i2]] - d[i1]) ** 2 / sigma ** 2)  # relative to the nearest
+    level = (w1 * (i1 + 1) + w2 * (i2 + 1)) / (w1 + w2)
+    out = int(np.clip(np.round(level), 1, 10))
+    return out, float((w1 - w2) / (w1 + w2))
 
 
 def undertone(lab: np.ndarray) -> str:
