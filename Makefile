@@ -31,8 +31,9 @@ test: install browser
 test-all: install browser
 	$(BIN)/python -m pytest -m "slow or not slow"
 
+# make bench lists them; make bench BENCH="room --repeats 3" runs one.
 bench: install
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

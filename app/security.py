@@ -542,6 +542,11 @@ def _define_photo_input(gr):
             kwargs.setdefault("image_mode", None)
             super().__init__(value, **kwargs)
 
+        def get_config(self, cls=None):
+            # Gradio reads a component's props from its class's __init__ signature; ours is
+            # (value=None, **kwargs), so read them as gr.Image's or the page draws no widget.
+            return super().get_config(cls or gr.Image)
+
         def preprocess(self, payload):
             if payload is None:
                 return None

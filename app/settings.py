@@ -19,7 +19,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "RESTYLE_"
 # Not settings themselves: the variable that names the TOML file.
-_META_VARS = {"RESTYLE_CONFIG"}
+# Read by the tooling, not the app: the TOML file, and where the tests/benches find ../shared/data.
+_META_VARS = {"RESTYLE_CONFIG", "RESTYLE_SHARED_DATA"}
 
 
 class SettingsError(ValueError):

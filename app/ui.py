@@ -112,19 +112,6 @@ def _base_url(request: gr.Request | None) -> str:
     return f"{proto}://{host}"
 
 
-def _photo_input(**kwargs):
-    """:func:`app.security.PhotoInput` (uploads reach intake undecoded), rendered like ``gr.Image``.
-
-    Gradio reads a component's props from its ``__init__`` signature; PhotoInput's is
-    ``(value=None, **kwargs)``, so without this the page gets no label, sources or elem_id and
-    never draws the widget. A no-op once PhotoInput exposes gr.Image's props itself.
-    """
-    comp = PhotoInput(**kwargs)
-    if "label" not in comp.get_config():
-        comp.get_config = lambda cls=None: gr.Image.get_config(comp, cls or gr.Image)
-    return comp
-
-
 def _demo_files(kind: str) -> list[str]:
     folder = ASSETS / kind
     if not folder.is_dir():
@@ -319,7 +306,7 @@ def _room_tab(ctx: AppContext):
         with gr.Row(equal_height=False):
             with gr.Column(scale=2, min_width=300):
                 gr.Markdown('<p class="rs-step">1. Your room photo</p>')
-                photo = _photo_input(label="Room photo", sources=["upload", "clipboard"], height=300,
+                photo = PhotoInput(label="Room photo", sources=["upload", "clipboard"], height=300,
                                  elem_id="room-photo")
                 demos = _demo_files("rooms")
                 if demos:
@@ -453,7 +440,7 @@ def _face_tab(ctx: AppContext):
         with gr.Row(equal_height=False):
             with gr.Column(scale=2, min_width=300):
                 gr.Markdown('<p class="rs-step">1. Your face photo</p>')
-                photo = _photo_input(label="Face photo", sources=["upload", "webcam", "clipboard"],
+                photo = PhotoInput(label="Face photo", sources=["upload", "webcam", "clipboard"],
                                  height=300, elem_id="face-photo")
                 demos = _demo_files("faces")
                 if demos:
@@ -533,7 +520,7 @@ def _catalog_tab(ctx: AppContext, app: gr.Blocks):
         gr.Markdown("Browse and search the product catalogue by photo, by words, or with filters.")
         with gr.Row(equal_height=False):
             with gr.Column(scale=1, min_width=280):
-                q_photo = _photo_input(label="Search by photo", sources=["upload", "clipboard"],
+                q_photo = PhotoInput(label="Search by photo", sources=["upload", "clipboard"],
                                    height=200)
                 q_text = gr.Textbox(label="Search by words", placeholder="oak dining table")
                 with gr.Row():

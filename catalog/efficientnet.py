@@ -110,16 +110,17 @@ def default_weights_path() -> Path:
 
 
 def load_efficientnet_lite0(path: str | Path | None = None, device: str = "cpu") -> EfficientNetLite0:
-    """Build the network and load weights with ``torch.load(weights_only=True)`` (no pickle code).
+    """Build the network and load its weights through :func:`pipelines.weights.load_state_dict`
+    (tensors only: a checkpoint that carries code is refused, never run).
 
     Raises:
-        FileNotFoundError: the checkpoint is missing.
+        pipelines.weights.WeightsError: the checkpoint is missing or carries more than tensors.
         ValueError: the checkpoint's keys or shapes do not match the network.
     """
+    from pipelines.weights import load_state_dict
+
     path = Path(path) if path else default_weights_path()
-    if not path.is_file():
-        raise FileNotFoundError(f"EfficientNet-Lite0 weights not found at {path}")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = load_state_dict(path)
     state = {k: v for k, v in state.items() if not k.endswith("num_batches_tracked")}
     model = EfficientNetLite0()
     missing, unexpected = model.load_state_dict(state, strict=False)

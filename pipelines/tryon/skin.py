@@ -122,6 +122,7 @@ def skin_probability(
         idx = rng.choice(idx, 2000, replace=False)
     ll_bg = np.full(len(X), -1e9, np.float32)
     if len(idx) >= 60:
+        cv2.setRNGSeed(int(seed))  # EM's initial clustering uses OpenCV's global RNG
         em = cv2.ml.EM_create()
         em.setClustersNumber(5)
         em.setCovarianceMatrixType(cv2.ml.EM_COV_MAT_GENERIC)
