@@ -101,6 +101,17 @@ class AppContext:
 
         return self._get("catalog", build)
 
+    def catalog_if_ready(self):
+        """The catalogue when it can be had at once; ``None`` while the demo's first import is
+        still to run (the warm-up runs it: the page must not wait for it)."""
+        if self._parts.get("catalog") is None and self.demo:  # read without the lock: the warm-up may hold it
+            from catalog.store import Catalog
+
+            on_disk = Catalog.open(self.settings)
+            if not (on_disk.get_meta("demo") and len(on_disk)):
+                return None
+        return self.catalog
+
     def _refresh_demo(self) -> None:
         from catalog.demo import ensure_demo_catalog
 

@@ -157,15 +157,19 @@ def preview_product(settings, product, scenes, renderer_factory: Callable, progr
 
 
 def _product_choices(ctx) -> list[tuple[str, str]]:
+    """The catalogue's products as dropdown choices; none while the demo is still importing."""
     try:
-        products = ctx.catalog.list()
+        catalog = ctx.catalog_if_ready() if hasattr(ctx, "catalog_if_ready") else ctx.catalog
+        products = catalog.list() if catalog is not None else []
     except Exception:  # noqa: BLE001 - no catalogue yet: the upload path still works
         return []
     return [(f"{p.title} · {p.makeup_type or p.category} · {p.id}", p.id) for p in sorted(products, key=lambda p: (p.makeup_type or p.category, p.title))]
 
 
-def build_previews_tab(ctx, renderer_factory: Callable | None = None, scenes: list | None = None) -> None:
+def build_previews_tab(ctx, renderer_factory: Callable | None = None, scenes: list | None = None):
     """Mount the tab's components in the current ``gr.Blocks`` / ``gr.Tab`` context.
+
+    Returns the product dropdown (the app refreshes its choices when the tab is opened).
 
     Args:
         ctx: the app's ``AppContext`` (settings, catalogue, pipelines).
@@ -252,4 +256,11 @@ def build_previews_tab(ctx, renderer_factory: Callable | None = None, scenes: li
     go_pick.click(from_catalog, [pick], [summary, gallery, sheet], api_name="preview_product")
     go_upload.click(from_upload, [photo, title, category, makeup, shade, finish, price, currency], [summary, gallery, sheet],
                     api_name="preview_upload")
-    refresh.click(lambda: gr.update(choices=_product_choices(ctx)), None, [pick], api_visibility="private")
+    refresh.click(lambda: refresh_product_choices(ctx), None, [pick], api_visibility="private")
+    return pick
+
+
+def refresh_product_choices(ctx):
+    import gradio as gr
+
+    return gr.update(choices=_product_choices(ctx))

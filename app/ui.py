@@ -246,7 +246,9 @@ def build_app(settings: Settings, demo: bool = False, ctx: AppContext | None = N
         shared_gallery.select(on_shared_select, [shared_state], [shared_slider, shared_products, shared_heading],
                               api_visibility="private")
         if do_warm_up:
-            warm = _WarmUp(ctx)
+            # First run of the demo: the import starts as soon as the server is up (the page does
+            # not wait for it; the first action does). Later runs wait for the page (see _WarmUp).
+            warm = _WarmUp(ctx, delay_s=0.0 if ctx.catalog_if_ready() is None else 15.0)
             # When a browser has the page (its first load event), or shortly after start for API use.
             app.load(warm.start, None, None, api_visibility="private", queue=False)
     if do_warm_up:
@@ -577,8 +579,10 @@ def _catalog_tab(ctx: AppContext, app: gr.Blocks):
 
 def _previews_tab(ctx: AppContext):
     try:
-        from app.previews_tab import build_previews_tab
+        from app.previews_tab import build_previews_tab, refresh_product_choices
     except ImportError:
         return
-    with gr.Tab("Previews", id="previews", elem_id="tab-previews"):
-        build_previews_tab(ctx)
+    with gr.Tab("Previews", id="previews", elem_id="tab-previews") as tab:
+        pick = build_previews_tab(ctx)
+    # The list is empty while the demo's first import runs: fill it whenever the tab is opened.
+    tab.select(lambda: refresh_product_choices(ctx), None, [pick], api_visibility="private")

@@ -372,6 +372,123 @@ FURNITURE = [
     ("demo-plant-5", "plant", "Monstera, woven basket", 69.0, "green", draw_plant, {"pot": "#c9a46a", "leaf": "#3e8a45"}, "boho"),
 ]
 
+# More of each kind, so that "swap with similar products" can fill a 20-picture grid with
+# distinct products (sofa, armchair, chair, table, lamp, rug: 20 each; shelf, storage, plant: 8).
+# Generated from small tables: variant i of a category gets the i-th name and colour and cycles
+# through the shapes, legs and styles (cycles of different lengths mix them). Ids continue the
+# hand-written ones (demo-sofa-6, ...): add new entries at the end of a list so that every id
+# keeps its product.
+_OAK, _WALNUT, _BLACK, _BRASS, _ASH = "#b08d57", "#5b3d28", "#242424", "#b8963e", "#d6c4a4"
+_VARIANTS = {
+    # category: (drawer, colour keyword, base price, [(name, colour name, hex)], [shape kwargs],
+    #            (leg keyword, [leg hex]), [title nouns per shape], [style tags])
+    "sofa": (draw_sofa, "color", 780, [
+        ("Ekvik", "dusty rose", "#c48b8f"), ("Mossby", "forest green", "#2f5a3c"), ("Rundvik", "rust", "#a4532e"),
+        ("Saltholm", "light grey", "#b9bcc0"), ("Brenna", "cognac", "#8a4f2a"), ("Havsund", "petrol blue", "#2e5e6e"),
+        ("Fjella", "ivory", "#e6dccb"), ("Solberga", "plum", "#6e3b5c"), ("Tallvik", "ochre", "#c08a3a"),
+        ("Vinga", "slate blue", "#5b6f8f"), ("Dalsro", "taupe", "#9a8b7a"), ("Grenna", "olive", "#7b7a45"),
+        ("Lovas", "burgundy", "#6f2434"), ("Aleby", "sky blue", "#8fb4d4"), ("Ymsen", "black", "#2e2e31")],
+        [{"seats": 2}, {"seats": 3, "arm": "square"}, {"seats": 3, "back_cushions": False},
+         {"seats": 2, "arm": "square", "back_cushions": False}, {"seats": 3}],
+        ("leg", [_OAK, _BLACK, _WALNUT, _BRASS]),
+        ["velvet two-seat sofa", "linen three-seat sofa", "tight-back sofa", "compact tight-back sofa", "three-seat sofa"],
+        ["mid-century", "modern", "classic", "minimal", "scandinavian", "boho"]),
+    "armchair": (draw_armchair, "color", 390, [
+        ("Liv", "mustard", "#c99a2e"), ("Edda", "navy", "#2c3e63"), ("Sune", "sage green", "#8fa68a"),
+        ("Maja", "rust", "#a4532e"), ("Olof", "charcoal", "#4a4d52"), ("Frida", "blush pink", "#d9a9a6"),
+        ("Arvid", "olive", "#7b7a45"), ("Saga", "ivory", "#e6dccb"), ("Gorm", "cognac", "#8a4f2a"),
+        ("Idun", "teal", "#2f7f80"), ("Rolf", "lavender", "#a89bc4"), ("Tyra", "camel", "#b98b5a"),
+        ("Vidar", "forest green", "#2f5a3c"), ("Alma", "burgundy", "#6f2434"), ("Elof", "sky blue", "#8fb4d4")],
+        [{}, {"wing": True}], ("leg", ["#c8a77a", "#5a3d28", "#2a2a2a"]),
+        ["lounge armchair", "wingback chair"], ["modern", "classic", "scandinavian", "mid-century", "boho"]),
+    "chair": (draw_chair, "color", 85, [
+        ("Lund", "mustard", "#c99a2e"), ("Ebbe", "sage green", "#8fa68a"), ("Kalle", "navy", "#2c3e63"),
+        ("Tilde", "terracotta", "#c0643f"), ("Harald", "light grey", "#b9bcc0"), ("Signe", "black", "#2d2a28"),
+        ("Otto", "cream", "#ece6da"), ("Runa", "forest green", "#2f5a3c"), ("Bo", "dusty pink", "#c99a9a"),
+        ("Freja", "rust", "#a4532e"), ("Ivar", "ochre", "#c08a3a"), ("Stina", "petrol blue", "#2e5e6e"),
+        ("Njal", "charcoal", "#4a4d52"), ("Hedvig", "oatmeal", "#d8cdb8"), ("Torsten", "burgundy", "#6f2434")],
+        [{"style": "solid"}, {"style": "slats"}, {"style": "cross"}],
+        ("wood", ["#b8895a", _WALNUT, "#2d2a28", _ASH, "#8a5a35"]),
+        ["upholstered dining chair", "spindle-back chair", "cross-back chair"],
+        ["modern", "scandinavian", "farmhouse", "industrial", "mid-century"]),
+    "table": (draw_table, "top", 360, [
+        ("Ramsvik", "white oak", "#d8c3a0"), ("Koster", "black", "#2f2d2b"), ("Bjurvik", "walnut", "#6e4b32"),
+        ("Orust", "white", "#eeede8"), ("Styrso", "teak", "#9a6a3c"), ("Smogen", "grey", "#9c9c98"),
+        ("Tjorn", "ash", "#cdb994"), ("Marstrand", "espresso", "#4a3326"), ("Hven", "sage green", "#9fb39a"),
+        ("Ven", "travertine", "#d8cbb3"), ("Grebbestad", "cherry", "#8e4a32"), ("Fjallbacka", "concrete grey", "#a5a29b"),
+        ("Lysekil", "pine", "#dcbf8f"), ("Donso", "navy", "#2c3e63"), ("Kladesholmen", "smoked oak", "#7d6650")],
+        [{"shape": "rect"}, {"shape": "round"}, {"shape": "desk"}],
+        ("legs", [None, "#1e1e1e", "#b39048", "#8a8a86"]),
+        ["dining table", "round pedestal table", "writing desk"], ["scandinavian", "industrial", "modern", "classic"]),
+    "lamp": (draw_lamp, None, 75, [  # (floor, table, pendant) in turn: the colour is what you see most
+        ("Alva", "chrome", {"body": "#9ea3a8", "shade": "#efe6d2"}),
+        ("Juni", "sage green", {"body": "#7f9a7a", "shade": "#f1e9d8"}),
+        ("Nora", "mustard", {"shade": "#d1a03a", "body": "#2a2a2a"}),
+        ("Bruno", "walnut", {"body": "#5b3d28", "shade": "#e8dcc6"}),
+        ("Elsa", "pink glaze", {"body": "#d49a9e", "shade": "#f3ede0"}),
+        ("Knut", "navy", {"shade": "#2c3e63", "body": "#b08d57"}),
+        ("Hugo", "olive", {"body": "#2a2a2a", "shade": "#a9ad7a"}),
+        ("Ines", "green glaze", {"body": "#4f7b5a", "shade": "#efe6d2"}),
+        ("Leif", "copper", {"shade": "#b06a3b", "body": "#6b3f22"}),
+        ("Vera", "rust", {"body": "#b08d57", "shade": "#b5532e"}),
+        ("Moa", "stone grey", {"body": "#8d8a84", "shade": "#f1e9d8"}),
+        ("Ture", "forest green", {"shade": "#2f5a3c", "body": "#b08d57"}),
+        ("Ulla", "teal", {"body": "#242424", "shade": "#2f7f80"}),
+        ("Selma", "black glaze", {"body": "#2a2a2a", "shade": "#efe6d2"}),
+        ("Axel", "grey", {"shade": "#7d8086", "body": "#2a2a2a"})],
+        [{"kind": "floor"}, {"kind": "table"}, {"kind": "pendant"}],
+        (None, []), ["floor lamp", "table lamp", "pendant lamp"], ["modern", "scandinavian", "mid-century", "industrial", "boho"]),
+    "rug": (draw_rug, "colors", 140, [
+        ("Ranna", "sage stripes", ["#e6e2d3", "#8fa68a", "#5f7a5c"]), ("Sarek", "ochre", ["#c08a3a", "#f0e2c2", "#6b4a2f"]),
+        ("Kivik", "mustard", ["#d9a441", "#7b2f2a", "#f3ead6", "#2f4e7a"]),
+        ("Bohus", "charcoal stripes", ["#4a4d52", "#d8d6cf", "#8d9093"]),
+        ("Atran", "navy", ["#2c3e63", "#e5dcc3", "#8aa4c8"]), ("Vrena", "pink", ["#e3c1c1", "#b86b74", "#f5ece6", "#6e3b5c"]),
+        ("Viskan", "terracotta stripes", ["#f0e2c8", "#c0643f", "#e0a07a"]), ("Lagan", "grey", ["#a7a9ab", "#f0efeb", "#4a4d52"]),
+        ("Dalalven", "teal", ["#2f7f80", "#e8dfc8", "#c99a2e", "#1e4d4e"]),
+        ("Ljusnan", "rainbow stripes", ["#f3efe6", "#c0643f", "#d9a441", "#4f7b5a", "#2f4e7a"]),
+        ("Indal", "burgundy", ["#6f2434", "#e7d2b0", "#2c3e63"]), ("Ume", "beige", ["#d8cdb8", "#8a6a4a", "#efe8da", "#5a3d28"]),
+        ("Pitea", "black and white stripes", ["#2b2b2b", "#f2f0ea", "#8d8d8d"]),
+        ("Kalix", "forest green", ["#2f5a3c", "#e5dcc3", "#a4532e"]),
+        ("Torne", "indigo", ["#e6e4dc", "#2f3f7a", "#b13f3a", "#7d8fb8"])],
+        [{"pattern": "stripes"}, {"pattern": "border"}, {"pattern": "diamonds"}],
+        (None, []), ["striped cotton rug", "bordered wool rug", "diamond kilim rug"],
+        ["coastal", "classic", "boho", "minimal", "scandinavian"]),
+    "shelf": (draw_shelf, "wood", 200, [("Boda", "ash", "#d9c8a6"), ("Lerum", "grey", "#8d9093"), ("Sjo", "cherry", "#8e4a32")],
+              [{"columns": 1}, {}, {"books": False}], (None, []),
+              ["narrow bookcase", "bookcase", "empty shelving unit"], ["scandinavian", "modern", "classic"]),
+    "storage": (draw_storage, "color", 300, [("Kista", "navy", "#2c3e63"), ("Moln", "light grey", "#b9bcc0"),
+                                             ("Teka", "teak", "#9a6a3c")],
+                [{"kind": "doors", "handle": "#c8a45c"}, {"handle": "#3a3a3a", "wood_legs": "#c9a77c"},
+                 {"kind": "doors", "handle": "#2a2a2a", "wood_legs": "#5b3d28"}],
+                (None, []), ["sideboard", "chest of drawers", "media sideboard"], ["modern", "scandinavian", "mid-century"]),
+    "plant": (draw_plant, None, 35, [("Calathea", "green", {"pot": "#9fb39a", "leaf": "#2f6b4a"}),
+                                     ("Snake plant", "green", {"pot": "#2c3e63", "leaf": "#6a8f3a", "kind": "blades"}),
+                                     ("Pothos", "light green", {"pot": "#a5a29b", "leaf": "#5fa04a"})],
+              [{}, {}, {}], (None, []), ["in a sage pot", "in a navy pot", "in a concrete pot"], ["boho", "modern", "minimal"]),
+}
+
+
+def _variants() -> list[tuple]:
+    """The generated products, as FURNITURE rows (deterministic: same tables, same rows).
+
+    A colour entry's value is the drawer's ``colour keyword`` argument, or a dict of arguments."""
+    rows = []
+    for cat, (fn, colour_kw, base, colours, shapes, (leg_kw, legs), nouns, styles) in _VARIANTS.items():
+        first = 1 + sum(1 for row in FURNITURE if row[1] == cat)
+        for i, (name, colour, value) in enumerate(colours):
+            kw = dict(shapes[i % len(shapes)])
+            kw.update(value if isinstance(value, dict) else {colour_kw: value})
+            if leg_kw and legs[i % len(legs)]:
+                kw[leg_kw] = legs[i % len(legs)]
+            price = round(base * (0.75 + 0.09 * ((i * 5) % 11)) / 10) * 10 - 1.0  # 0.75x .. 1.65x, ends in 9
+            rows.append((f"demo-{cat}-{first + i}", cat, f"{name} {nouns[i % len(nouns)]}", price, colour, fn, kw,
+                         styles[i % len(styles)]))
+    return rows
+
+
+FURNITURE += _variants()
+
+
 # (id, makeup type, title, shade name, hex, finish, price EUR)
 MAKEUP = [
     ("demo-lip-1", "lipstick", "Demo Velvet Lipstick", "Classic Red", "#b3202c", "matte", 19.0),

@@ -17,18 +17,24 @@ def free_port() -> int:
 def seed_demo_catalog(data_dir: Path) -> None:
     """Put the imported demo catalogue into ``data_dir``.
 
-    Importing it (drawing, cut-outs, embeddings) takes ~40 s on 2 cores, so it is imported once
-    into tests/artifacts/cache/demo-data and copied from there. The app (demo=True) runs
-    ``ensure_demo_catalog`` on the copy, which re-imports it when the demo changed (fingerprint):
-    a stale cache costs time, never correctness. Delete the cache folder to refresh it.
+    Importing it (drawing, cut-outs, embeddings) takes tens of seconds on 2 cores, so it is
+    imported once into tests/artifacts/cache/demo-data-<fingerprint> and copied from there. The
+    folder is named after the demo's fingerprint (its rows and drawn assets), so a changed demo
+    gets a fresh cache and older ones are removed. The app (demo=True) also runs ``ensure_demo_catalog`` on
+    the copy, which re-imports it when anything else changed (e.g. the embedding models): a stale
+    cache costs time, never correctness.
     """
     import shutil
 
     from app.settings import load_settings
-    from catalog.demo import ensure_demo_catalog
+    from catalog.demo import ASSETS_DIR, _demo_fingerprint, ensure_demo_catalog
 
-    cache = REPO / "tests" / "artifacts" / "cache" / "demo-data"
+    root = REPO / "tests" / "artifacts" / "cache"
+    cache = root / f"demo-data-{_demo_fingerprint(ASSETS_DIR)[:16]}"
     if not (cache / "catalog" / "catalog.sqlite").is_file():
+        for old in root.glob("demo-data*"):
+            if old != cache:
+                shutil.rmtree(old, ignore_errors=True)
         ensure_demo_catalog(load_settings(data_dir=cache)).close()
     # The app's own ensure_demo_catalog (demo=True) then checks the copy and re-imports if stale.
     shutil.copytree(cache / "catalog", Path(data_dir) / "catalog")

@@ -127,3 +127,24 @@ def test_photo_cache_and_limits(settings, tmp_path):
     bad.write_bytes(b"\xff\xd8 not really")
     with pytest.raises(UserError, match="photo rejected"):
         ctx.photo(str(bad), "room")
+
+
+def test_first_demo_run_serves_the_page_before_the_import(tmp_path, monkeypatch):
+    """On a fresh data folder the demo import (~10 s) runs in the warm-up, not while the page is
+    built; the first action that needs the catalogue runs it."""
+    import catalog.demo
+    from app.settings import Settings
+    from app.ui import build_app
+
+    calls = []
+
+    def spy(settings, catalog=None, **kw):
+        calls.append(settings.data_dir)
+        return catalog  # the import itself is tested in test_catalog_*; here only *when* it runs
+
+    monkeypatch.setattr(catalog.demo, "ensure_demo_catalog", spy)
+    ctx = api.AppContext(Settings(data_dir=tmp_path / "data"), demo=True)
+    assert ctx.catalog_if_ready() is None
+    build_app(ctx.settings, demo=True, ctx=ctx, warm_up=False)
+    assert calls == []  # the page did not wait for the import
+    assert ctx.catalog is not None and calls == [tmp_path / "data"]  # the first action imports it

@@ -40,7 +40,9 @@ def test_demo_catalogue_is_complete_and_idempotent(settings_m, demo, text_embedd
     cat = demo.catalog
     stats = cat.stats()
     furniture = {k: v for k, v in stats["categories"].items() if k != "makeup"}
-    assert len(furniture) >= 6 and min(furniture.values()) >= 5
+    # Enough of each kind for a 20-picture grid of distinct swaps (fewer shelves, storage, plants).
+    assert {k: v for k, v in furniture.items() if v < 20} == {"shelf": 8, "storage": 8, "plant": 8}
+    assert len(furniture) == 9 and sum(furniture.values()) == len(FURNITURE)
     assert stats["makeup_types"]["foundation"] >= 10 and stats["makeup_types"]["lipstick"] >= 10
     for p in cat.list():
         assert p.price is not None and p.currency == "EUR" and p.url.startswith("https://example.com/demo/")
@@ -60,10 +62,11 @@ def test_demo_catalogue_is_complete_and_idempotent(settings_m, demo, text_embedd
 
 def test_text_search_and_filters(demo):
     hits = demo.by_text("green sofa", k=3)
-    assert hits[0].product.id == "demo-sofa-1" and hits[0].score >= hits[-1].score
+    top = hits[0].product  # the demo has several green sofas (sage green, forest green, ...)
+    assert top.category == "sofa" and "green" in top.color_name and hits[0].score >= hits[-1].score
     red = demo.by_text("red lipstick", k=5, filters=Filters(makeup_type="lipstick"))
     assert len(red) == 5 and all(h.product.makeup_type == "lipstick" for h in red)
-    cheap = demo.by_text("chair", k=50, filters=Filters(price_max=100))
+    cheap = demo.by_text("chair", k=len(demo.catalog), filters=Filters(price_max=100))
     assert cheap and all(h.product.price <= 100 for h in cheap)
     assert {h.product.id for h in cheap} == {p.id for p in demo.catalog.list() if p.price <= 100}
     deep = demo.by_text("foundation", k=4, filters=Filters(makeup_type="foundation", color_hex="#40281c", max_color_distance=12))
@@ -84,7 +87,7 @@ def test_by_product_and_by_image(demo):
     from catalog.cutout import product_view
 
     cutout = Image.open(demo.catalog.root / demo.catalog.get("demo-lamp-2").cutout_path)
-    hits = demo.by_image(product_view(cutout), k=60, flip=False)
+    hits = demo.by_image(product_view(cutout), k=len(demo.catalog), flip=False)
     scores = {h.product.id: h.score for h in hits}
     # The query is the catalogue's own view of the product: its stored vector is the closest (score 1).
     # (The network here has random weights, so other products may tie; real retrieval is in bench/.)

@@ -256,3 +256,130 @@ def test_proposal_crop_is_square_catalogue_like():
     assert crop.shape == (64, 64, 3)
     assert crop[0, 0].min() > 240  # letterbox is white
     assert tuple(crop[32, 32]) == pytest.approx((200, 30, 30), abs=12)
+
+
+# ---------------------------------------------------------------- mirrored swap fillers
+def _demo_cutout(pid: str) -> Image.Image:
+    """A demo product's cut-out, as the importer makes it (RGBA)."""
+    from catalog.cutout import cut_out
+    from catalog.demo import ASSETS_DIR
+
+    return cut_out(Image.open(ASSETS_DIR / f"{pid}.png").convert("RGB")).image
+
+
+def test_mirror_difference_tells_symmetric_products_from_asymmetric_ones():
+    """The threshold for offering a mirrored product (MIRROR_MIN_DIFFERENCE), on the demo
+    catalogue's cut-outs: symmetric drawings stay below it (a pendant lamp lit from the left is
+    the closest, ~0.045), asymmetric ones (a desk with drawers on one side, leafy plants, a rug
+    whose stripes swap colours) are well above it."""
+    from pipelines.room.pipeline import MIRROR_MIN_DIFFERENCE, mirror_difference
+
+    def diff(pid):
+        return mirror_difference(Sprite.from_rgba(_demo_cutout(pid)))
+
+    symmetric = [f"demo-sofa-{i}" for i in range(1, 21)] + [
+        "demo-armchair-2", "demo-armchair-3", "demo-chair-1", "demo-chair-4", "demo-table-2", "demo-lamp-1", "demo-lamp-3"]
+    asymmetric = ["demo-table-3", "demo-plant-1", "demo-plant-2", "demo-rug-1"]
+    sym = {pid: diff(pid) for pid in symmetric}
+    asym = {pid: diff(pid) for pid in asymmetric}
+    assert max(sym.values()) < MIRROR_MIN_DIFFERENCE, sym
+    assert max(v for k, v in sym.items() if "sofa" in k) < MIRROR_MIN_DIFFERENCE / 2, sym
+    assert min(asym.values()) > 1.2 * MIRROR_MIN_DIFFERENCE, asym
+    # A perfectly symmetric picture scores 0; a picture and its mirror score the same.
+    rgb = np.zeros((40, 60, 3), np.float32)
+    rgb[:, :30] = (200, 40, 40)
+    rgb[:, 30:] = rgb[:, :30][:, ::-1]
+    assert mirror_difference(Sprite(rgb, np.ones((40, 60), np.float32))) < 1e-6
+    desk = Sprite.from_rgba(_demo_cutout("demo-table-3"))
+    assert mirror_difference(desk.flipped()) == pytest.approx(mirror_difference(desk), abs=1e-6)
+
+
+def test_swap_fills_the_grid_with_mirrors_only_of_asymmetric_products(tmp_path):
+    """Too few products for N combinations: a symmetric product is not repeated mirrored (it
+    would be the same picture twice); an asymmetric one is; the message says how many there are."""
+    from types import SimpleNamespace
+
+    from pipelines.room.pipeline import RoomPipeline
+    from pipelines.room.types import CombinationRequest
+
+    def product(pid, category):
+        path = tmp_path / f"{pid}.png"
+        _demo_cutout(pid).save(path)
+        return SimpleNamespace(id=pid, category=category, cutout_path=str(path), cutout_flagged=False)
+
+    class Search:  # the catalogue's answer to any query: these products, best first
+        def __init__(self, products):
+            self.products = products
+
+        def by_image(self, crop, k, filters):
+            return [SimpleNamespace(product=p, score=1.0 - 0.01 * i) for i, p in enumerate(self.products[:k])]
+
+    mask = np.zeros((60, 80), bool)
+    mask[20:50, 10:70] = True
+    arr = np.full((60, 80, 3), 200, np.uint8)
+
+    def plan(label, products, n=20):
+        item = SimpleNamespace(id=0, label=label, mask=mask, box=(10, 20, 70, 50))
+        analysis = SimpleNamespace(get=lambda i: item)
+        pipe = RoomPipeline(None, search=Search(products))
+        plans, message = pipe._plan_swaps(arr, analysis, CombinationRequest(mode="swap_similar", item_ids=[0], n=n))
+        return [(pl["swaps"][0][1].id, pl["swaps"][0][3]) for pl in plans], message
+
+    sofas = [product(f"demo-sofa-{i}", "sofa") for i in (1, 2, 5)]
+    got, message = plan("sofa", sofas)
+    assert got == [("demo-sofa-1", False), ("demo-sofa-2", False), ("demo-sofa-5", False)]  # no mirrored repeats
+    assert message == "only 3 matching products in the catalogue (import a larger catalogue for more)"
+    got, message = plan("sofa", sofas, n=2)
+    assert got == [("demo-sofa-1", False), ("demo-sofa-2", False)] and message == ""
+
+    tables = [product("demo-table-3", "table"), product("demo-table-1", "table")]  # a desk (drawers on the right)
+    got, message = plan("table", tables)
+    assert got == [("demo-table-3", False), ("demo-table-1", False), ("demo-table-3", True)]
+    assert message == ("only 2 matching products in the catalogue, 1 of them also shown mirrored "
+                       "(import a larger catalogue for more)")
+
+
+class _FixedClassifier:
+    """Returns the same ImageNet probabilities for every crop."""
+
+    def __init__(self, probs: dict[int, float]):
+        self.row = np.zeros(1000, np.float32)
+        for i, p in probs.items():
+            self.row[i] = p
+        self.row[999] = 1.0 - self.row.sum()  # the rest on a class no room word uses (toilet tissue)
+
+    def classify(self, images):
+        return np.tile(self.row, (len(images), 1))
+
+
+def _proposal_at(y0, y1, shape=(200, 300)):
+    m = np.zeros(shape, bool)
+    m[y0:y1, 100:200] = True
+    return MaskProposal.from_mask(m, 0.9, "test")
+
+
+@pytest.mark.parametrize("probs, wall_label", [
+    ({782: 0.4, 851: 0.2, 894: 0.1}, "object"),  # screen + television: a framed picture, not a wardrobe
+    ({904: 0.3, 905: 0.2, 894: 0.1}, "object"),  # window screen + shade: a window
+    ({894: 0.5, 846: 0.1}, "lamp"),  # "wardrobe" on the wall is not storage; the lamp remains
+])
+def test_wall_rules_reject_windows_and_pictures(probs, wall_label):
+    from pipelines.room.labels import FurnitureLabeler
+
+    img = np.full((200, 300, 3), 200, np.uint8)
+    lab = FurnitureLabeler(_FixedClassifier(probs))
+    on_wall, on_floor = _proposal_at(20, 80), _proposal_at(100, 190)
+    (w_label, _, w_scores), (f_label, _, _) = lab.label(img, [on_wall, on_floor], horizon_y=90.0)
+    assert w_label == wall_label
+    assert (w_scores == {}) == (wall_label == "object")
+    assert f_label != "object"  # standing on the floor, the same looks keep a furniture label
+    # Without the horizon (a prompted selection) or with the rules off, nothing is rejected.
+    assert lab.label(img, [on_wall])[0][0] != "object"
+    assert FurnitureLabeler(_FixedClassifier(probs), rules=False).label(img, [on_wall], horizon_y=90.0)[0][0] != "object"
+
+
+def test_plate_rack_is_not_a_shelf():
+    assert 729 not in IMAGENET_TO_ROOM  # fires on chair backs, window bars and tiles
+    probs = np.zeros((1, 1000), np.float32)
+    probs[0, 729] = 0.9
+    assert sum(fold_probs(probs)[0].values()) == 0

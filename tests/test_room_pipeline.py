@@ -220,8 +220,11 @@ def test_swap_similar_twenty_combinations(embedder, small_embedder, catalogue, a
     sofa = next(g["box"] for g in truth if g["label"] == "sofa")
     item = pipe.refine_item(img, a, box=(sofa[0] - 10, sofa[1] - 10, sofa[2] + 10, sofa[3] + 10), label="sofa")
     cs = pipe.combinations(img, a, CombinationRequest(mode="swap_similar", item_ids=[item.id], n=20, seed=0))
-    assert len(cs.combinations) == 10  # 5 sofas, each also mirrored; the message says so
-    assert "mirrored" in cs.message
+    # 5 sofas, all symmetric: their mirrors would repeat the same pictures, so 5 combinations and
+    # the message says why there are fewer than 20.
+    assert len(cs.combinations) == 5
+    assert cs.message == "only 5 matching products in the catalogue (import a larger catalogue for more)"
+    assert len({c.products[0]["id"] for c in cs.combinations}) == 5
     scores = [c.score for c in cs.combinations]
     assert scores == sorted(scores, reverse=True)
     for c in cs.combinations:
@@ -232,11 +235,39 @@ def test_swap_similar_twenty_combinations(embedder, small_embedder, catalogue, a
         assert len(c.fidelity["product_similarity"]) == 1 and c.fidelity["product_similarity"][0] > 0.5
         assert np.array_equal(np.asarray(c.image)[~c.edited_mask], np.asarray(cs.before)[~c.edited_mask])
         assert "render" in c.timings and c.seed >= 0
-    assert len({np.asarray(c.image).tobytes() for c in cs.combinations}) == 10
+    assert len({np.asarray(c.image).tobytes() for c in cs.combinations}) == 5
     sheet = Image.new("RGB", (512 * 4, 342))
     for i, im in enumerate([cs.before] + [c.image for c in cs.combinations[:3]]):
         sheet.paste(im.resize((512, 342)), (512 * i, 0))
     sheet.save(artifacts_dir / "room_swap_demo.png")  # for a person to look at
+
+
+def test_swap_on_the_demo_catalogue_gives_twenty_distinct_sofas(embedder, small_embedder, analysis, living, tmp_path):
+    """The app's demo catalogue has 20 sofas: "swap with similar products" with the default N=20
+    fills the grid with 20 different products, none of them mirrored."""
+    from app_helpers import seed_demo_catalog
+
+    from app.settings import load_settings
+    from catalog.search import CatalogSearch
+    from catalog.store import Catalog
+
+    seed_demo_catalog(tmp_path / "data")  # the imported demo catalogue (cached across runs)
+    settings = load_settings(data_dir=tmp_path / "data")
+    cat = Catalog.open(settings)
+    search = CatalogSearch(cat, embedder, settings=settings)
+    pipe = RoomPipeline(ClassicalSegmenter(), FurnitureLabeler(embedder), search=search, catalog=cat, embedder=embedder,
+                        similarity_embedder=small_embedder)
+    img, truth = living
+    a = fresh(analysis)
+    sofa = next(g["box"] for g in truth if g["label"] == "sofa")
+    item = pipe.refine_item(img, a, box=(sofa[0] - 10, sofa[1] - 10, sofa[2] + 10, sofa[3] + 10), label="sofa")
+    cs = pipe.combinations(img, a, CombinationRequest(mode="swap_similar", item_ids=[item.id], n=20, seed=0))
+    ids = [c.products[0]["id"] for c in cs.combinations]
+    assert len(ids) == 20 and len(set(ids)) == 20 and cs.message == "", (ids, cs.message)
+    assert all(i.startswith("demo-sofa-") for i in ids)
+    assert not any("mirrored" in c.description for c in cs.combinations)
+    assert len({np.asarray(c.image).tobytes() for c in cs.combinations}) == 20
+    cat.close()
 
 
 def test_swap_two_slots_mixes_products(embedder, small_embedder, catalogue, analysis, living):

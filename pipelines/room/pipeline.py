@@ -39,6 +39,16 @@ from pipelines.room.types import (
 FLAT_CATEGORIES = ("rug",)
 FLOOR_CATEGORIES = ("sofa", "armchair", "chair", "table", "bed", "rug")  # stand on the floor  # lie on the floor: warped onto it rather than stood up
 WALL_CATEGORIES = ("mirror", "shelf", "picture", "curtain")  # may hang: no contact shadow
+# When a catalogue has fewer matching products than combinations asked for, a product's mirrored
+# placement fills the grid only when the mirror is visibly another picture: mirror_difference of
+# its cut-out above this. Measured on cut-outs: the demo's drawn products that are symmetric but
+# for their shading score at most 0.051 (sofas <= 0.015, armchairs <= 0.018, chairs <= 0.029,
+# pendant lamps lit from the left 0.045-0.051); asymmetric drawings score more (desks >= 0.137,
+# plants >= 0.079, striped rugs >= 0.11). Real catalogue photos (IKEA, mostly three-quarter
+# views): sofas >= 0.065, armchairs >= 0.126, 90% of chairs >= 0.097; frontal lamps and round
+# tables 0.02-0.065, so a few near-symmetric ones still get a mirror. tests/test_room_parts.py
+# checks the demo side.
+MIRROR_MIN_DIFFERENCE = 0.06
 
 
 class RoomPipeline:
@@ -102,6 +112,7 @@ class RoomPipeline:
         # Passed to the refiner's render() (num_inference_steps, strength, guidance_scale...).
         self.refine_kwargs = dict(refine_kwargs or {})
         self._sprites: dict[str, Sprite] = {}
+        self._mirror_diffs: dict[str, float] = {}
         self._product_vecs: dict[str, np.ndarray] = {}
 
     # ------------------------------------------------------------------ construction
@@ -205,9 +216,10 @@ class RoomPipeline:
         t1 = time.perf_counter()
         proposals = self.segmenter.propose(arr)
         t2 = time.perf_counter()
-        labels = self.labeler.label(arr, proposals) if self.labeler is not None else [("object", 0.0, {})] * len(proposals)
+        horizon = estimate_horizon(arr)  # the labeller's wall rules need it
+        labels = (self.labeler.label(arr, proposals, horizon_y=horizon) if self.labeler is not None
+                  else [("object", 0.0, {})] * len(proposals))
         t3 = time.perf_counter()
-        horizon = estimate_horizon(arr)
         items = self._select_items(proposals, labels, arr.shape[:2], horizon)
         union = np.zeros(arr.shape[:2], bool)
         for it in items:
@@ -490,11 +502,23 @@ class RoomPipeline:
                 plans.append({"swaps": [(iid, p, s, False) for iid, (p, s) in zip(request.item_ids, best[1])], "score": best[0]})
         message = ""
         if len(plans) < n:
-            # Too few products: mirrored placements are real, distinct variations; say so.
-            extra = [dict(pl, swaps=[(a, p, s, True) for a, p, s, _ in pl["swaps"]], score=pl["score"] - 1.0) for pl in plans]
-            plans = (plans + extra)[:n]
-            message = f"only {len(plans) if not extra else len(extra)} matching products; mirrored variants fill the grid"
+            # Too few products. A mirrored placement is a distinct variation only when the mirror
+            # looks different (an asymmetric product); a symmetric one would repeat a picture.
+            k = len(plans)
+            extra = [dict(pl, swaps=[(a, p, s, True) for a, p, s, _ in pl["swaps"]], score=pl["score"] - 1.0)
+                     for pl in plans if any(self.mirror_is_distinct(p) for _, p, _, _ in pl["swaps"])][: n - k]
+            plans = plans + extra
+            what = "matching product" if len(per_slot) == 1 else "distinct combination of matching products"
+            message = (f"only {k} {what}{'s' if k != 1 else ''} in the catalogue"
+                       + (f", {len(extra)} of them also shown mirrored" if extra else "")
+                       + " (import a larger catalogue for more)")
         return plans, message
+
+    def mirror_is_distinct(self, product) -> bool:
+        """Whether ``product``'s cut-out mirrored is visibly another picture (cached)."""
+        if product.id not in self._mirror_diffs:
+            self._mirror_diffs[product.id] = mirror_difference(self._sprite(product))
+        return self._mirror_diffs[product.id] > MIRROR_MIN_DIFFERENCE
 
     def _plan_erase(self, analysis, request):
         ids = list(request.item_ids)
@@ -663,7 +687,7 @@ class RoomPipeline:
             for iid, prod, score, flip in plan["swaps"]:
                 products.append(prod.ref())
                 price = f", {prod.price:g} {prod.currency or ''}".rstrip() if prod.price is not None else ""
-                parts.append(f"the {analysis.get(iid).label} for {prod.title}{price}")
+                parts.append(f"the {analysis.get(iid).label} for {prod.title}{price}" + (" (mirrored)" if flip else ""))
             desc = "Swapped " + " and ".join(parts)
         base, hole, hole_box = self._erased_boxed(arr, analysis, ids, seed=request.seed)
         # The window: hole, sprites and shadows.
@@ -789,6 +813,32 @@ class RoomPipeline:
     def _product_vec(self, pid: str) -> np.ndarray | None:
         self._load_product_vecs([pid])
         return self._product_vecs.get(pid)
+
+
+def mirror_difference(sprite: Sprite, side: int = 64, blur: float = 1.0) -> float:
+    """How different ``sprite`` looks from its horizontal mirror: 0 (symmetric) .. 1.
+
+    Both are seen as a grid thumbnail would show them: shrunk to ``side`` px on the long side and
+    slightly blurred, so anti-aliasing and a cut-out cropped a pixel off-centre do not count (the
+    mirror may also shift by one pixel). The figure is the mean absolute difference of the
+    premultiplied RGBA values (in [0, 1]), weighted by the alpha of either picture.
+    """
+    h, w = sprite.alpha.shape
+    s = side / max(h, w)
+    size = (max(1, round(w * s)), max(1, round(h * s)))
+    interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
+    a = cv2.resize(sprite.alpha.astype(np.float32), size, interpolation=interp)
+    rgb = cv2.resize(sprite.rgb.astype(np.float32), size, interpolation=interp) / 255.0
+    pm = np.dstack([rgb * a[..., None], a])
+    pm = cv2.GaussianBlur(np.pad(pm, ((4, 4), (4, 4), (0, 0))), (0, 0), blur)
+    flipped = pm[:, ::-1]
+    best = 1.0
+    for dx in (-1, 0, 1):
+        f = np.roll(flipped, dx, axis=1)
+        weight = np.maximum(pm[..., 3], f[..., 3])
+        diff = np.abs(pm - f).mean(axis=2)
+        best = min(best, float((diff * weight).sum() / max(float(weight.sum()), 1e-6)))
+    return best
 
 
 def _footprint_cx(item: Item) -> float:

@@ -68,6 +68,78 @@ def snap_mask(image: np.ndarray, mask: np.ndarray, radius: int | None = None) ->
     return out if out.any() else m > 0.5
 
 
+EDGE_ON = 0.2  # edge_magnitude of a visible outline (0.12 is a board seam's)
+
+
+def objectness_cues(image: np.ndarray, masks, horizon_y: float | None = None, side: int = 256) -> list[dict[str, float]]:
+    """Cues saying whether each region is a thing or a piece of floor, wall or background.
+
+    A thing ends where its outline is: the photo's colour changes along the outline and the
+    colours just outside it are not the region's own. A patch cut out of the floor or a wall
+    continues past its outline in the same colours (and often along weak edges).
+
+    Args:
+        image: (H, W, 3) uint8 RGB.
+        masks: (H, W) bool masks (any number; any size with ``image``'s aspect).
+        horizon_y: the horizon row in ``image`` (``geometry.estimate_horizon``; estimated when None).
+        side: long side (pixels) at which the cues are computed.
+    Returns:
+        one dict per mask:
+        ``edge_support``: share of the outline (photo frame excluded) lying on a colour edge;
+        ``continuation``: how common the region's own colours are in a thin ring around it,
+        relative to inside (0 = none of them, 1 = the region continues unchanged);
+        ``texture``: mean edge strength inside; ``floor``: share of the region on the floor
+        grown from the photo's bottom edge (``geometry.estimate_floor``); ``sides``: photo
+        sides the region touches.
+    """
+    from pipelines.room.geometry import estimate_floor, estimate_horizon
+
+    H, W = image.shape[:2]
+    small, s = _resize_to(image, side)
+    h, w = small.shape[:2]
+    edges = edge_magnitude(small)
+    near_edge = cv2.dilate(edges, np.ones((3, 3), np.uint8))
+    lab = cv2.cvtColor(cv2.GaussianBlur(small, (0, 0), 1.0), cv2.COLOR_RGB2LAB)
+    # Colour codes for histogram back-projection: 11 x 22 x 22 Lab bins.
+    codes = (lab[..., 0].astype(np.int32) // 24) * 484 + (lab[..., 1].astype(np.int32) // 12) * 22 + lab[..., 2] // 12
+    nbins = 11 * 484
+    if horizon_y is None:
+        horizon_y = estimate_horizon(image)
+    floor = estimate_floor(small, horizon_y * h / H)
+    frame = np.zeros((h, w), bool)
+    frame[:2, :] = frame[-2:, :] = frame[:, :2] = frame[:, -2:] = True
+    r = max(2, round(0.012 * max(h, w)))
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    out = []
+    for mask in masks:
+        m8 = cv2.resize(mask.astype(np.uint8) * 255, (w, h), interpolation=cv2.INTER_AREA) > 127
+        if not m8.any():
+            out.append({"edge_support": 0.0, "continuation": 1.0, "texture": 0.0, "floor": 0.0, "sides": 0})
+            continue
+        mu = m8.astype(np.uint8)
+        ys, xs = np.nonzero(m8)
+        y0, y1, x0, x1 = max(0, ys.min() - r - 2), min(h, ys.max() + r + 3), max(0, xs.min() - r - 2), min(w, xs.max() + r + 3)
+        mw = mu[y0:y1, x0:x1]
+        inner = cv2.erode(mw, np.ones((3, 3), np.uint8)) > 0
+        outline = (mw > 0) & ~inner & ~frame[y0:y1, x0:x1]
+        ring = (cv2.dilate(mw, disk) > 0) & (mw == 0)
+        c = codes[y0:y1, x0:x1]
+        hist = np.bincount(c[mw > 0], minlength=nbins).astype(np.float64)
+        hist /= hist.sum()
+        p_in = float((hist[c[mw > 0]]).mean())
+        p_ring = float(hist[c[ring]].mean()) if ring.any() else 0.0
+        sides = int(xs.min() <= 1) + int(ys.min() <= 1) + int(xs.max() >= w - 2) + int(ys.max() >= h - 2)
+        out.append({
+            "edge_support": float((near_edge[y0:y1, x0:x1][outline] > EDGE_ON).mean()) if outline.any() else 0.0,
+            "continuation": p_ring / max(p_in, 1e-9),
+            "texture": float(edges[y0:y1, x0:x1][inner].mean()) if inner.any() else 0.0,
+            "floor": float(floor[y0:y1, x0:x1][mw > 0].mean()),
+            "below": float((ys > horizon_y * h / H).mean()),
+            "sides": sides,
+        })
+    return out
+
+
 class _Regions:
     """Selective-search bookkeeping over a superpixel label image."""
 
@@ -196,12 +268,23 @@ class ClassicalSegmenter:
         max_proposals: int = 48,
         min_area: float = 0.004,
         max_area: float = 0.45,
+        objectness: bool = True,
+        min_edge_support: float = 0.0,
+        max_continuation: float = 9.0,
+        max_floor: float = 1.0,
     ):
         self.work_side = work_side
         self.fz_scales, self.fz_sigma, self.fz_min_size = tuple(fz_scales), fz_sigma, fz_min_size
         self.max_proposals = max_proposals
         self.min_area, self.max_area = min_area, max_area
+        self.objectness = objectness
+        self.min_edge_support, self.max_continuation, self.max_floor = min_edge_support, max_continuation, max_floor
         self.last_timings: dict[str, float] = {}
+
+    # Parts that only filter :meth:`candidates` (bench.eval_items caches the candidates and
+    # re-runs these per variant).
+    FILTER_PARTS = ("propose", "keep_objects", "objectness_cues", "objectness", "min_edge_support", "max_continuation",
+                    "max_floor")
 
     @staticmethod
     def check_image(image: np.ndarray) -> None:
@@ -222,7 +305,38 @@ class ClassicalSegmenter:
         return labels.astype(np.int32), small, s
 
     def propose(self, image: np.ndarray) -> list[MaskProposal]:
-        """Automatic object proposals, best first.
+        """Automatic object proposals, best first: :meth:`candidates` less the regions that
+        :meth:`keep_objects` finds to be floor, wall or background.
+
+        Args:
+            image: (H, W, 3) uint8 RGB.
+        Returns:
+            :class:`MaskProposal` list with (H, W) bool masks, score in [0, 1].
+        """
+        props = self.candidates(image)
+        t0 = time.perf_counter()
+        props = self.keep_objects(image, props)
+        self.last_timings = {**self.last_timings, "objectness": time.perf_counter() - t0}
+        return props
+
+    def keep_objects(self, image: np.ndarray, proposals: list[MaskProposal]) -> list[MaskProposal]:
+        """The proposals that look like things (see :func:`objectness_cues`); the cues are kept
+        in each proposal's ``extra``. All of them when ``objectness`` is off."""
+        if not self.objectness or not proposals:
+            return proposals
+        cues = objectness_cues(image, [p.mask for p in proposals])
+        out = []
+        for p, c in zip(proposals, cues):
+            p.extra.update(c)
+            if c["edge_support"] < self.min_edge_support or c["continuation"] > self.max_continuation:
+                continue
+            if c["floor"] > self.max_floor:
+                continue
+            out.append(p)
+        return out
+
+    def candidates(self, image: np.ndarray) -> list[MaskProposal]:
+        """Automatic object proposals before the objectness test, best first.
 
         Selective search runs for each superpixel scale in ``fz_scales`` and with two similarity
         mixes (colour+size+fill+shared-edge, and colour+size+fill), which diversifies the regions
