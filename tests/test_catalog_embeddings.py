@@ -66,3 +66,26 @@ def test_text_embedder_semantics():
     assert t.backend == "minilm-l6"
     with pytest.raises(ValueError):
         t.embed("a string")
+
+
+def test_batchnorm_folding_keeps_the_outputs():
+    import copy
+
+    import torch
+
+    from catalog.efficientnet import EfficientNetLite0
+
+    torch.manual_seed(0)
+    net = EfficientNetLite0().eval()
+    for m in net.modules():  # non-trivial statistics, or folding would be a no-op to check
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.2, 0.2)
+    fused = copy.deepcopy(net).fuse_batchnorm()
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fused.modules())
+    x = torch.randn(2, 3, 96, 80)
+    with torch.inference_mode():
+        a, b = net(x), fused(x)
+    assert torch.allclose(a, b, atol=1e-4, rtol=1e-4), (a - b).abs().max()
