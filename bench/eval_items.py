@@ -58,12 +58,17 @@ VARIANTS: dict[str, dict[str, dict]] = {
     "no-plate-rack": {"labeler": {"rules": False}, "pipe": {}, "seg": {"objectness": False}},
     "no-objectness": {"labeler": {}, "pipe": {}, "seg": {"objectness": False}},
     "current": {"labeler": {}, "pipe": {}},
-    "floor-0.3": {"labeler": {}, "pipe": {}, "seg": {"max_floor": 0.3}},
-    "floor-0.5": {"labeler": {}, "pipe": {}, "seg": {"max_floor": 0.5}},
-    "edge-0.5": {"labeler": {}, "pipe": {}, "seg": {"min_edge_support": 0.5}},
+    # Objectness cues and labelling rules measured and left off (see their docstrings):
     "edge-0.7": {"labeler": {}, "pipe": {}, "seg": {"min_edge_support": 0.7}},
-    "cont-0.5": {"labeler": {}, "pipe": {}, "seg": {"max_continuation": 0.5}},
     "cont-0.7": {"labeler": {}, "pipe": {}, "seg": {"max_continuation": 0.7}},
+    "top-24": {"labeler": {}, "pipe": {}, "seg": {"max_kept": 24}},
+    "foot": {"labeler": {"foot_rule": True}, "pipe": {}},
+    "parts": {"labeler": {"parts": True}, "pipe": {}},
+    # Fewer items: RoomPipeline's min_confidence (default 0.2), with and without the floor test.
+    "conf-0.45": {"labeler": {}, "pipe": {"min_confidence": 0.45}, "seg": {"objectness": False}},
+    "floor+conf-0.45": {"labeler": {}, "pipe": {"min_confidence": 0.45}},
+    "conf-0.6": {"labeler": {}, "pipe": {"min_confidence": 0.6}, "seg": {"objectness": False}},
+    "floor+conf-0.6": {"labeler": {}, "pipe": {"min_confidence": 0.6}},
 }
 
 
@@ -114,7 +119,8 @@ class CachedSegmenter:
         module = inspect.getmodule(type(inner))
         src = inspect.getsource(module)
         exempt = tuple(getattr(inner, "FILTER_PARTS", ()))
-        for name in exempt:
+        # __init__'s defaults reach the candidates only through the settings hashed below.
+        for name in exempt + (("__init__",) if exempt else ()):
             fn = getattr(type(inner), name, None) or getattr(module, name, None)
             if callable(fn):
                 src = src.replace(inspect.getsource(fn), "")
