@@ -15,6 +15,10 @@ def launch(settings: Settings, *, demo: bool = False, prevent_thread_lock: bool 
     ``quiet=True``).
     """
     apply_offline_defaults(settings)
+    import warnings
+
+    # Raised by gradio's own routes on every request; nothing restyle can change.
+    warnings.filterwarnings("ignore", message="ORJSONResponse is deprecated")
     from app.ui import build_app
 
     blocks = harden(build_app(settings, demo=demo), settings)

@@ -196,6 +196,8 @@ def apply_offline_defaults(settings: Settings | None = None) -> None:
     """Set the environment so no library phones home, unless the user opted in."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     os.environ.setdefault("DO_NOT_TRACK", "1")
+    # A server console, not a notebook: no per-model "Loading weights" progress bars.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     if settings is None or not settings.allow_hub_downloads:
         os.environ["HF_HUB_OFFLINE"] = "1"
         os.environ["TRANSFORMERS_OFFLINE"] = "1"

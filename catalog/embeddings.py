@@ -162,6 +162,25 @@ class ImageEmbedder:
         return _l2n(pooled.numpy())
 
     @torch.inference_mode()
+    def classify_and_embed(self, images: Sequence[Image.Image]) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`classify` and :meth:`embed` of the same images, from one pass of the network when
+        both read the same feature map (EfficientNet at 224 px); two passes otherwise (CLIP).
+
+        Returns:
+            (probabilities float32 (N, 1000), L2-normalised embeddings float32 (N, ``self.dim``)).
+        """
+        images = self._check(images)
+        if self._clip is not None or self.size != 224 or not images:
+            return self.classify(images), self.embed(images)
+        net = self._net_or_load()
+        probs, pooled = [], []
+        for i in range(0, len(images), self.batch_size):
+            fmap = net.feature_map(self._tensor(images[i : i + self.batch_size], 224)).float()
+            probs.append(net._fc(fmap.mean(dim=(2, 3))).softmax(-1).cpu().numpy())
+            pooled.append(fmap.clamp(min=1e-6).pow(3).mean(dim=(2, 3)).pow(1 / 3).cpu().numpy())
+        return np.concatenate(probs).astype(np.float32), _l2n(np.concatenate(pooled))
+
+    @torch.inference_mode()
     def classify(self, images: Sequence[Image.Image]) -> np.ndarray:
         """ImageNet class probabilities: float32 (N, 1000), rows sum to 1 (names: :func:`imagenet_categories`)."""
         images = self._check(images)

@@ -202,6 +202,10 @@ class CatalogSearch:
 
     def _search(self, kind: str, model: str, query: np.ndarray, k: int, filters: Filters | None,
                 exclude: tuple[str, ...] = ()) -> list[SearchHit]:
+        return self._search_many(kind, model, np.atleast_2d(query), k, filters, exclude)[0]
+
+    def _search_many(self, kind: str, model: str, queries: np.ndarray, k: int, filters: Filters | None,
+                     exclude: tuple[str, ...] = ()) -> list[list[SearchHit]]:
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k}")
         filters = filters or Filters()
@@ -209,9 +213,10 @@ class CatalogSearch:
         idx, meta = self.index(kind, model)
         exclude_rows = [r for r in (idx.row_of(pid) for pid in exclude) if r is not None]
         allowed = meta.allowed(filters, exclude_rows)
-        hits = idx.search(query, k, allowed_rows=allowed)[0]
-        products = self.catalog.get_many(hits.ids)
-        return [SearchHit(products[pid], float(s)) for pid, s in zip(hits.ids, hits.scores) if pid in products]
+        per_query = idx.search(queries, k, allowed_rows=allowed)
+        products = self.catalog.get_many(sorted({pid for hits in per_query for pid in hits.ids}))
+        return [[SearchHit(products[pid], float(s)) for pid, s in zip(hits.ids, hits.scores) if pid in products]
+                for hits in per_query]
 
     # ------------------------------------------------------------------ public API
     def by_image(self, image: Image.Image, k: int = 10, filters: Filters | None = None, flip: bool = True) -> list[SearchHit]:
@@ -225,6 +230,12 @@ class CatalogSearch:
         q = self.image_embedder.embed(views).mean(axis=0)
         q /= max(np.linalg.norm(q), 1e-12)
         return self._search("image", self.image_model, q, k, filters)
+
+    def by_image_vectors(self, vectors: np.ndarray, k: int = 10, filters: Filters | None = None) -> list[list[SearchHit]]:
+        """:meth:`by_image` for many queries at once, from embeddings made by ``self.image_embedder``
+        (float32 (N, D), L2-normalised; one batched index search). Returns one hit list per row."""
+        vectors = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
+        return self._search_many("image", self.image_model, vectors, k, filters)
 
     def by_text(self, text: str, k: int = 10, filters: Filters | None = None) -> list[SearchHit]:
         """Products whose description matches ``text`` (e.g. "green velvet armchair")."""

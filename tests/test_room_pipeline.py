@@ -14,7 +14,7 @@ from PIL import Image
 from pipelines.intake import ImageRejected
 from pipelines.room import ClassicalSegmenter, CombinationRequest, RoomPipeline
 from pipelines.room.demo import render_demo_product
-from pipelines.room.labels import FurnitureLabeler
+from pipelines.room.labels import FurnitureLabeler, proposal_crop
 from pipelines.room.types import ROOM_LABELS
 
 ROOMS = Path(__file__).resolve().parents[1] / "assets" / "rooms"
@@ -209,6 +209,29 @@ def catalogue(tmp_path_factory, embedder):
     report = CatalogImporter(cat, embedder, None).import_rows(rows, base_dir=root)
     assert report.accepted == len(rows), report.summary()
     return cat, CatalogSearch(cat, embedder, settings=settings)
+
+
+def test_catalogue_votes_from_the_classifier_pass_match_search_by_image(embedder, catalogue, living):
+    """The labeller reuses its classification pass for the catalogue votes (one network pass per
+    crop instead of two): the votes must be those of ``search.by_image`` on each crop."""
+    cat, search = catalogue
+    img = np.asarray(living[0].convert("RGB"))
+    proposals = ClassicalSegmenter().propose(img)[:10]
+    labeler = FurnitureLabeler(embedder, search=search)
+    crops = [proposal_crop(img, p.mask, p.box) for p in proposals]
+    probs, vecs = embedder.classify_and_embed(crops)
+    assert np.allclose(probs, embedder.classify(crops), atol=1e-5)
+    assert np.allclose(vecs, embedder.embed(crops), atol=1e-5)
+    fast = labeler.label(img, proposals)
+    labeler.classifier = _ClassifyOnly(embedder)  # no classify_and_embed: votes via by_image per crop
+    slow = labeler.label(img, proposals)
+    assert [w for w, *_ in fast] == [w for w, *_ in slow]
+    assert np.allclose([c for _, c, _ in fast], [c for _, c, _ in slow], atol=1e-4)
+
+
+class _ClassifyOnly:
+    def __init__(self, embedder):
+        self.classify = embedder.classify
 
 
 def test_swap_similar_twenty_combinations(embedder, small_embedder, catalogue, analysis, living, artifacts_dir):

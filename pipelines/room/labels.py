@@ -153,13 +153,25 @@ class FurnitureLabeler:
         if not proposals:
             return []
         crops = [proposal_crop(image, p.mask, p.box) for p in proposals]
-        probs = []
+        voting = self.search is not None and self.catalog_weight > 0
+        # The catalogue is searched with the classifier's own embeddings when they live in the
+        # index's space: one network pass per crop serves both (plus one for the mirrored crop).
+        shared = voting and hasattr(self.classifier, "classify_and_embed") and \
+            getattr(self.classifier, "model_name", None) == getattr(getattr(self.search, "image_embedder", None), "model_name", "")
+        probs, vectors = [], []
         for i in range(0, len(crops), self.batch):
-            probs.append(np.asarray(self.classifier.classify(crops[i:i + self.batch]), dtype=np.float32))
+            chunk = crops[i:i + self.batch]
+            if shared:
+                p, v = self.classifier.classify_and_embed(chunk)
+                v = v + self.classifier.embed([c.transpose(Image.Transpose.FLIP_LEFT_RIGHT) for c in chunk])
+                vectors.append(v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12))
+            else:
+                p = self.classifier.classify(chunk)
+            probs.append(np.asarray(p, dtype=np.float32))
         probs = np.concatenate(probs, 0)
         folded = fold_probs(probs, self.mapping)
-        if self.search is not None and self.catalog_weight > 0:
-            folded = self._add_catalog_votes(crops, folded)
+        if voting:
+            folded = self._add_catalog_votes(crops, folded, np.concatenate(vectors) if shared else None)
         if self.rules and horizon_y is not None:
             wall_line = horizon_y + 0.05 * image.shape[0]
             folded = [self._wall_rules(d, row)
@@ -220,13 +232,18 @@ class FurnitureLabeler:
             out[i] = {("cushion" if cushion else tops[best]): mass}
         return out
 
-    def _add_catalog_votes(self, crops, folded):
+    def _add_catalog_votes(self, crops, folded, vectors=None):
+        """Mix in the categories of each crop's 10 nearest catalogue products. ``vectors``: the
+        crops' image embeddings (flip-averaged, as ``search.by_image`` makes them), if known."""
+        try:
+            if vectors is not None:
+                all_hits = self.search.by_image_vectors(vectors, k=10)
+            else:
+                all_hits = [self.search.by_image(crop, k=10) for crop in crops]
+        except Exception:  # noqa: BLE001 - an empty or unindexed catalogue must not stop detection
+            return folded
         mixed = []
-        for crop, d in zip(crops, folded):
-            try:
-                hits = self.search.by_image(crop, k=10)
-            except Exception:  # noqa: BLE001 - an empty or unindexed catalogue must not stop detection
-                return folded
+        for hits, d in zip(all_hits, folded):
             votes: dict[str, float] = {}
             for h in hits:
                 cat = getattr(h.product, "category", None)
