@@ -62,6 +62,7 @@ VARIANTS: dict[str, dict[str, dict]] = {
     "edge-0.7": {"labeler": {}, "pipe": {}, "seg": {"min_edge_support": 0.7}},
     "cont-0.7": {"labeler": {}, "pipe": {}, "seg": {"max_continuation": 0.7}},
     "top-24": {"labeler": {}, "pipe": {}, "seg": {"max_kept": 24}},
+    "flip-votes": {"labeler": {"vote_flip": True}, "pipe": {}},  # the default before: same figures, slower
     "foot": {"labeler": {"foot_rule": True}, "pipe": {}},
     "parts": {"labeler": {"parts": True}, "pipe": {}},
     # Fewer items: RoomPipeline's min_confidence (default 0.2), with and without the floor test.
@@ -200,7 +201,7 @@ class CachedSearch:
         self.inner, self.store = inner, store
 
     def by_image(self, image, k: int = 10, **kw):
-        key = f"{_img_key(image)}:{k}"
+        key = f"{_img_key(image)}:{k}" + ("" if kw.get("flip", True) else ":noflip")
         if key not in self.store:
             self.store[key] = [(getattr(h.product, "category", None), float(h.score)) for h in self.inner.by_image(image, k=k, **kw)]
         return [SimpleNamespace(product=SimpleNamespace(category=c), score=s) for c, s in self.store[key]]
