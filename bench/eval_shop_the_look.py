@@ -8,7 +8,12 @@ rooms) and per category (share of that category's in-scene products found), for,
 - whole: the whole photo's embedding vs the catalogue's (the import's vectors);
 - grid: whole photo + 2x2 + 3x3 crops, each product scored by its best crop;
 - dense: catalog.shop (one high-resolution feature map, multi-scale GeM windows, flips,
-  alpha-masked product vectors, per-category score normalisation), plus detector boxes if given.
+  alpha-masked product vectors, per-category score normalisation), plus detector boxes if given;
+- dense+cells: dense (z-scored) + 0.5 x cell matching (each product cell's best room cell, averaged
+  over the product's cells; catalog.shop.score_fused), from the same feature maps;
+- dense+cells+colour: the same, each cell match penalised by the Lab distance of the cells' colours.
+
+Seconds per room are reported for the dense windows and for the cell matching on top of them.
 
 Any detector can be plugged in: ``--detector module:function`` names a function
 ``image -> list[(x0, y0, x1, y1)]``; ``--detector room`` uses pipelines.room.RoomPipeline.detect_items.
@@ -40,7 +45,13 @@ def load_detector(spec: str | None, settings):
         from pipelines.room import RoomPipeline
 
         pipe = RoomPipeline.from_settings(settings)
-        return lambda img: [tuple(it.box) for it in pipe.detect_items(img).items]
+        def detect(img):
+            # detect_items works on the photo resized to settings.work_max_side: boxes back to img's frame
+            an = pipe.detect_items(img)
+            sx, sy = img.size[0] / an.size[0], img.size[1] / an.size[1]
+            return [(round(b[0] * sx), round(b[1] * sy), round(b[2] * sx), round(b[3] * sy)) for b in (it.box for it in an.items)]
+
+        return detect
     mod, fn = spec.split(":")
     return getattr(importlib.import_module(mod), fn)
 
@@ -58,6 +69,8 @@ def main(argv=None) -> int:
     ap.add_argument("--long-side", type=int, default=896)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--blend", type=float, default=0.5, help="weight of the per-category z-score in dense+blend")
+    ap.add_argument("--cell-weight", type=float, default=0.5, help="weight of the cell-matching z-score in dense+cells")
+    ap.add_argument("--colour-weight", type=float, default=0.008, help="cosine per Lab unit in dense+cells+colour")
     ap.add_argument("--json", help="write the figures here too")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -66,7 +79,7 @@ def main(argv=None) -> int:
     from catalog.cutout import crop_to_alpha
     from catalog.embeddings import ImageEmbedder
     from catalog.importer import CatalogImporter
-    from catalog.shop import product_vectors, room_windows, score_products
+    from catalog.shop import ProductCells, product_cells, product_vectors, room_windows, score_fused, score_products
     from catalog.store import Catalog
     from pipelines.intake import load_image
 
@@ -90,25 +103,30 @@ def main(argv=None) -> int:
     whole_vecs = stored[[srow[i] for i in ids]]
 
     cache = Path(args.catalog_dir) / "shop_vectors.npz"
-    if cache.exists() and list(np.load(cache, allow_pickle=False)["ids"]) == ids:
-        masked_vecs, plain_vecs = np.load(cache)["masked"], np.load(cache)["plain"]
+    z_cache = np.load(cache, allow_pickle=False) if cache.exists() else None
+    if z_cache is not None and "cell_colours" in z_cache.files and list(z_cache["ids"]) == ids:
+        masked_vecs, plain_vecs = z_cache["masked"], z_cache["plain"]
+        cells = ProductCells(z_cache["cells"], z_cache["cell_owner"], len(ids), z_cache["cell_colours"])
     else:
-        print("pooling catalogue vectors (alpha-masked and plain) ...", flush=True)
+        print("pooling catalogue vectors (alpha-masked and plain) and cells ...", flush=True)
         cut = [crop_to_alpha(Image.open(catalog.root / p.cutout_path)) for p in products]
         masked_vecs, plain_vecs = product_vectors(embedder, cut, both=True)
-        np.savez(cache, ids=np.array(ids), masked=masked_vecs, plain=plain_vecs)
+        cells = product_cells(embedder, cut)
+        np.savez(cache, ids=np.array(ids), masked=masked_vecs, plain=plain_vecs, cells=cells.vectors,
+                 cell_owner=cells.owner, cell_colours=cells.colours)
 
     rooms = json.loads((data / "ikea" / "rooms.json").read_text())
     if args.rooms:
         rooms = rooms[: args.rooms]
     detector = load_detector(args.detector, settings)
     rng = np.random.default_rng(0)
-    methods = ["random", "whole", "grid", "dense-unmasked", "dense", "dense+catnorm", "dense+blend", "dense+grid"]
+    methods = ["random", "whole", "grid", "dense-unmasked", "dense", "dense+catnorm", "dense+blend", "dense+grid", "dense+cells", "dense+cells+colour"]
     if detector:
-        methods.append("dense+blend+detector")
+        methods += ["dense+blend+detector", "dense+cells+detector"]
     per_room = {m: {10: [], 50: []} for m in methods}
     per_cat = {m: {} for m in methods}  # category -> [found@10, found@50, total]
     skipped = 0
+    t_dense, t_cells, t_colour = [], [], []
     t_rooms = time.perf_counter()
     for ri, room in enumerate(rooms):
         gt = [row[i] for i in room["catalogue_product_ids_in_scene"] if i in row]
@@ -128,9 +146,17 @@ def main(argv=None) -> int:
         cv = embedder.embed(crops)
         grid_best = (whole_vecs @ cv.T).max(axis=1)
         rankings["grid"] = np.argsort(-grid_best, kind="stable")
+        ta = time.perf_counter()
         win = room_windows(embedder, img, long_side=args.long_side)
-        rankings["dense-unmasked"] = np.argsort(-score_products(win, plain_vecs), kind="stable")
         raw = score_products(win, masked_vecs)
+        tb = time.perf_counter()
+        fused = score_fused(win, masked_vecs, cells, args.cell_weight)
+        t_dense.append(tb - ta)
+        tc = time.perf_counter()
+        fused_col = score_fused(win, masked_vecs, cells, args.cell_weight, args.colour_weight)
+        t_cells.append(tc - tb)
+        t_colour.append(time.perf_counter() - tc)
+        rankings["dense-unmasked"] = np.argsort(-score_products(win, plain_vecs), kind="stable")
         rankings["dense"] = np.argsort(-raw, kind="stable")
         zc = score_products(win, masked_vecs, cats)
         rankings["dense+catnorm"] = np.argsort(-zc, kind="stable")
@@ -140,12 +166,15 @@ def main(argv=None) -> int:
         # windows see every scale and position; z-scores make the two comparable.
         zgrid = (grid_best - grid_best.mean()) / (grid_best.std() + 1e-6)
         rankings["dense+grid"] = np.argsort(-(zg + zgrid), kind="stable")
+        rankings["dense+cells"] = np.argsort(-fused, kind="stable")
+        rankings["dense+cells+colour"] = np.argsort(-fused_col, kind="stable")
         if detector:
             boxes = detector(img)
             win_d = room_windows(embedder, img, long_side=args.long_side, boxes=boxes)
             raw_d = score_products(win_d, masked_vecs)
             zg_d = (raw_d - raw_d.mean()) / (raw_d.std() + 1e-6)
             rankings["dense+blend+detector"] = np.argsort(-(zg_d + args.blend * score_products(win_d, masked_vecs, cats)), kind="stable")
+            rankings["dense+cells+detector"] = np.argsort(-score_fused(win_d, masked_vecs, cells, args.cell_weight), kind="stable")
         for m in methods:
             r = rankings[m]
             for k in (10, 50):
@@ -164,6 +193,9 @@ def main(argv=None) -> int:
     print(f"\nshop the look: {n} rooms ({skipped} without catalogue products), {len(ids)} products; "
           f"{platform.platform()}, {os.cpu_count()} CPUs, {args.threads} torch threads; "
           f"{secs / max(1, n):.2f} s per room for all methods; features: {embedder.model_name}")
+    print(f"dense: {np.mean(t_dense):.2f} s per room (feature maps + windows + scoring); "
+          f"dense+cells scoring on top: {np.mean(t_cells):.2f} s per room ({len(cells.vectors)} product cells); "
+          f"dense+cells+colour scoring on top: {np.mean(t_colour):.2f} s per room")
     print(f"{'method':<26}{'R@10':>7}{'R@50':>7}")
     for m in methods:
         print(f"{m:<26}{np.mean(per_room[m][10]):7.3f}{np.mean(per_room[m][50]):7.3f}")
@@ -179,6 +211,7 @@ def main(argv=None) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps({
             "rooms": n, "products": len(ids),
+            "seconds_per_room": {"dense": float(np.mean(t_dense)), "cells": float(np.mean(t_cells)), "cells+colour": float(np.mean(t_colour))},
             "recall": {m: {"r@10": float(np.mean(per_room[m][10])), "r@50": float(np.mean(per_room[m][50]))} for m in methods},
             "per_category": {m: {c: {"r@10": v[0] / v[2], "r@50": v[1] / v[2], "n": v[2]} for c, v in per_cat[m].items()} for m in methods},
         }, indent=2))
