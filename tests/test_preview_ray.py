@@ -55,6 +55,7 @@ def test_ray_matches_in_process_despite_failures_and_a_dead_worker(tmp_path, mon
 
 @pytest.mark.slow  # two more runs, each starting its actors (~15 s on 2 busy cores)
 def test_ray_resume_retries_only_failed_units(tmp_path, local_ray):
+    (local_ray / "crashed").touch()  # no worker crash in this test, even when it runs alone
     scenes = make_scenes(tmp_path / "scenes", n_rooms=2)
     products = make_products(6)
     first = PreviewRunner(tmp_path / "ray", make_renderers, retries=0).run(products, scenes, executor="ray", batch_size=3)
