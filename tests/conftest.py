@@ -41,3 +41,16 @@ def artifacts_dir() -> Path:
     d = REPO / "tests" / "artifacts"
     d.mkdir(parents=True, exist_ok=True)
     return d
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Torch on one thread for a module (``pytestmark = pytest.mark.usefixtures(...)``): CI
+    machines are shared, and one thread was faster than two on two busy cores."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+

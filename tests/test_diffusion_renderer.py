@@ -19,13 +19,7 @@ from pipelines.diffusion.renderer import pipeline_class
 FAMILIES = ("sd15", "sdxl")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # The machine is shared: keep torch to one core while these run.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def get_dummy_components(family: str, unet_in_channels: int = 9) -> dict:

@@ -18,15 +18,11 @@ from pipelines.room.geometry import estimate_horizon, perspective_scale
 from pipelines.room.labels import IMAGENET_TO_ROOM, fold_probs, proposal_crop
 from pipelines.room.segment import ClassicalSegmenter
 from pipelines.room.types import MaskProposal
+from tests.room_helpers import box_iou
 
 ROOMS = Path(__file__).resolve().parents[1] / "assets" / "rooms"
 
 
-def box_iou(a, b) -> float:
-    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
 @pytest.fixture(scope="module")

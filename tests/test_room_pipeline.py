@@ -16,24 +16,14 @@ from pipelines.room import ClassicalSegmenter, CombinationRequest, RoomPipeline
 from pipelines.room.demo import render_demo_product
 from pipelines.room.labels import FurnitureLabeler, proposal_crop
 from pipelines.room.types import ROOM_LABELS
+from tests.room_helpers import box_iou
 
 ROOMS = Path(__file__).resolve().parents[1] / "assets" / "rooms"
 
 
-def box_iou(a, b) -> float:
-    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    # The machine is shared: one torch thread (also faster than two when the cores are busy).
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -18,12 +18,7 @@ SOFA_BOX = (285, 335, 935, 690)  # the beige sofa, drawn by hand on the 1024x765
 STOOL_BOX = (360, 515, 535, 715)  # the white stool in front of it
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
