@@ -224,15 +224,20 @@ class _ClassifyOnly:
         self.classify = embedder.classify
 
 
-def test_swap_similar_twenty_combinations(embedder, small_embedder, catalogue, analysis, living, artifacts_dir):
-    cat, search = catalogue
-    pipe = RoomPipeline(ClassicalSegmenter(), FurnitureLabeler(embedder), search=search, catalog=cat, embedder=embedder,
-                        similarity_embedder=small_embedder)
+def _swap_drawn_sofa(pipe, analysis, living, n):
+    """``swap_similar`` on the demo living room's sofa, selected by its drawn box."""
     img, truth = living
     a = fresh(analysis)
     sofa = next(g["box"] for g in truth if g["label"] == "sofa")
     item = pipe.refine_item(img, a, box=(sofa[0] - 10, sofa[1] - 10, sofa[2] + 10, sofa[3] + 10), label="sofa")
-    cs = pipe.combinations(img, a, CombinationRequest(mode="swap_similar", item_ids=[item.id], n=20, seed=0))
+    return pipe.combinations(img, a, CombinationRequest(mode="swap_similar", item_ids=[item.id], n=n, seed=0))
+
+
+def test_swap_similar_twenty_combinations(embedder, small_embedder, catalogue, analysis, living, artifacts_dir):
+    cat, search = catalogue
+    pipe = RoomPipeline(ClassicalSegmenter(), FurnitureLabeler(embedder), search=search, catalog=cat, embedder=embedder,
+                        similarity_embedder=small_embedder)
+    cs = _swap_drawn_sofa(pipe, analysis, living, n=20)
     # 5 sofas, all symmetric: their mirrors would repeat the same pictures, so 5 combinations and
     # the message says why there are fewer than 20.
     assert len(cs.combinations) == 5
@@ -270,11 +275,7 @@ def test_swap_on_the_demo_catalogue_gives_twenty_distinct_sofas(embedder, small_
     search = CatalogSearch(cat, embedder, settings=settings)
     pipe = RoomPipeline(ClassicalSegmenter(), FurnitureLabeler(embedder), search=search, catalog=cat, embedder=embedder,
                         similarity_embedder=small_embedder)
-    img, truth = living
-    a = fresh(analysis)
-    sofa = next(g["box"] for g in truth if g["label"] == "sofa")
-    item = pipe.refine_item(img, a, box=(sofa[0] - 10, sofa[1] - 10, sofa[2] + 10, sofa[3] + 10), label="sofa")
-    cs = pipe.combinations(img, a, CombinationRequest(mode="swap_similar", item_ids=[item.id], n=20, seed=0))
+    cs = _swap_drawn_sofa(pipe, analysis, living, n=20)
     ids = [c.products[0]["id"] for c in cs.combinations]
     assert len(ids) == 20 and len(set(ids)) == 20 and cs.message == "", (ids, cs.message)
     assert all(i.startswith("demo-sofa-") for i in ids)
